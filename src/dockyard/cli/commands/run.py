@@ -1,0 +1,201 @@
+"""`run`, `create` and `start`: the commands on the hot path, so this module imports
+only what they need."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from ..flags import Command, Flag, UsageError, parse
+
+CREATE_FLAGS = [
+    Flag("--name", "str", "Assign a name to the container"),
+    Flag("-e, --env", "list", "Set environment variables"),
+    Flag("--env-file", "list", "Read in a file of environment variables"),
+    Flag("-w, --workdir", "str", "Working directory inside the container"),
+    Flag("-u, --user", "str", "Username or UID (format: <name|uid>[:<group|gid>])"),
+    Flag("--entrypoint", "str", "Overwrite the default ENTRYPOINT of the image"),
+    Flag("-i, --interactive", "bool", "Keep STDIN open even if not attached"),
+    Flag("-t, --tty", "bool", "Allocate a pseudo-TTY"),
+    Flag("-h, --hostname", "str", "Container host name"),
+    Flag("--rm", "bool", "Automatically remove the container and its associated anonymous volumes when it exits"),
+    Flag("-l, --label", "list", "Set meta data on a container"),
+    Flag("--stop-signal", "str", "Signal to stop the container"),
+    Flag("--runtime", "str", "Runtime to use for this container (native, runc, crun)"),
+    Flag("-m, --memory", "str", "Memory limit", metavar="bytes"),
+    Flag("--memory-swap", "str", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", metavar="bytes"),
+    Flag("--cpus", "str", "Number of CPUs", metavar="decimal"),
+    Flag("-c, --cpu-shares", "int", "CPU shares (relative weight)"),
+    Flag("--cpu-period", "int", "Limit CPU CFS (Completely Fair Scheduler) period"),
+    Flag("--cpu-quota", "int", "Limit CPU CFS (Completely Fair Scheduler) quota"),
+    Flag("--cpuset-cpus", "str", "CPUs in which to allow execution (0-3, 0,1)"),
+    Flag("--cpuset-mems", "str", "MEMs in which to allow execution (0-3, 0,1)"),
+    Flag("--pids-limit", "int", "Tune container pids limit (set -1 for unlimited)"),
+    Flag("--blkio-weight", "int", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)", metavar="uint16"),
+    Flag("--device-read-bps", "list", "Limit read rate (bytes per second) from a device"),
+    Flag("--device-write-bps", "list", "Limit write rate (bytes per second) to a device"),
+]
+
+RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
+              [Flag("-d, --detach", "bool", "Run container in background and print container ID"),
+               Flag("--sig-proxy", "bool", "Proxy received signals to the process", default=True),
+               *CREATE_FLAGS],
+              interspersed=False, min_args=1, aliases=("container run",))
+CREATE = Command("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new container", CREATE_FLAGS,
+                 interspersed=False, min_args=1, aliases=("container create",))
+START = Command("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers",
+                [Flag("-a, --attach", "bool", "Attach STDOUT/STDERR and forward signals"),
+                 Flag("-i, --interactive", "bool", "Attach container's STDIN")],
+                min_args=1, aliases=("container start",))
+
+
+def _size(value: str | None, flag: str, cmd: str, allow_minus_one: bool = False) -> int:
+    if not value:
+        return 0
+    if allow_minus_one and value.strip() == "-1":
+        return -1
+    from ...core.units import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as e:
+        raise UsageError(f'invalid argument "{value}" for "{flag}" flag: {e}', cmd) from None
+
+
+def _device_rates(values: list[str] | None, flag: str, cmd: str) -> list[tuple[str, int]]:
+    out = []
+    for v in values or []:
+        path, sep, rate = v.rpartition(":")
+        if not sep or not path:
+            raise UsageError(f'invalid argument "{v}" for "{flag}" flag: bad format: {v}', cmd)
+        out.append((path, _size(rate, flag, cmd)))
+    return out
+
+
+def _options(o: dict, cmd: str):
+    from ...services.options import CreateOptions, Resources, parse_env_file
+
+    env: list[str] = []
+    for path in o["env_file"] or []:
+        env += parse_env_file(path)
+    for e in o["env"] or []:
+        if "=" in e:
+            env.append(e)
+        elif e in os.environ:  # `-e NAME`: the value of NAME here, as Docker does
+            env.append(f"{e}={os.environ[e]}")
+    nano = 0
+    if o["cpus"]:
+        from ...core.units import parse_cpus
+
+        try:
+            nano = parse_cpus(o["cpus"])
+        except ValueError as e:
+            raise UsageError(str(e), cmd) from None
+    labels = {}
+    for item in o["label"] or []:
+        k, _, v = item.partition("=")
+        labels[k] = v
+    res = Resources(
+        memory=_size(o["memory"], "-m, --memory", cmd),
+        memory_swap=_size(o["memory_swap"], "--memory-swap", cmd, allow_minus_one=True),
+        nano_cpus=nano, cpu_shares=o["cpu_shares"] or 0, cpu_period=o["cpu_period"] or 0,
+        cpu_quota=o["cpu_quota"] or 0, cpuset_cpus=o["cpuset_cpus"] or "",
+        cpuset_mems=o["cpuset_mems"] or "", pids_limit=o["pids_limit"] or 0,
+        blkio_weight=o["blkio_weight"] or 0,
+        device_read_bps=_device_rates(o["device_read_bps"], "--device-read-bps", cmd),
+        device_write_bps=_device_rates(o["device_write_bps"], "--device-write-bps", cmd))
+    return CreateOptions(
+        name=o["name"], entrypoint=o["entrypoint"], env=env, workdir=o["workdir"], user=o["user"],
+        hostname=o["hostname"], auto_remove=o["rm"], interactive=o["interactive"], tty=o["tty"],
+        resources=res, runtime=o["runtime"] or "native", labels=labels, stop_signal=o["stop_signal"])
+
+
+def _print_missing(message: str) -> None:
+    sys.stderr.write(message + "\n")
+    sys.stderr.flush()
+
+
+def _warnings(engine) -> None:
+    for w in engine.warnings:
+        sys.stderr.write(f"WARNING: {w}\n")
+    engine.warnings.clear()
+
+
+def _proxy_signals(pid: int) -> None:
+    """`run`/`start -a` without -t: signals to us go to the container, as Docker does."""
+    import _signal
+
+    def forward(signum, frame):
+        try:
+            os.kill(pid, signum)
+        except OSError:
+            pass
+
+    for s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT,
+              _signal.SIGUSR1, _signal.SIGUSR2):
+        _signal.signal(s, forward)
+
+
+def run(ctx, argv: list[str]) -> int:
+    o, args = parse(RUN, argv)
+    if o["help"]:
+        sys.stdout.write(RUN.help_text())
+        return 0
+    from ...services.start import run as run_container
+
+    opts = _options(o, "run")
+    engine = ctx.engine()
+    sys.stdout.flush()
+    cid, handle = run_container(engine, args[0], args[1:], opts, detach=o["detach"],
+                                stdin=0 if o["interactive"] and not o["detach"] else None,
+                                on_missing=_print_missing)
+    _warnings(engine)
+    if handle is None:
+        print(cid)
+        return 0
+    if o["sig_proxy"]:
+        _proxy_signals(handle.pid)
+    return handle.wait()
+
+
+def create(ctx, argv: list[str]) -> int:
+    o, args = parse(CREATE, argv)
+    if o["help"]:
+        sys.stdout.write(CREATE.help_text())
+        return 0
+    engine = ctx.engine()
+    c = engine.create(args[0], args[1:], _options(o, "create"), on_missing=_print_missing)
+    print(c.id)
+    return 0
+
+
+def start(ctx, argv: list[str]) -> int:
+    o, args = parse(START, argv)
+    if o["help"]:
+        sys.stdout.write(START.help_text())
+        return 0
+    engine = ctx.engine()
+    if o["attach"] or o["interactive"]:
+        if len(args) > 1:
+            raise UsageError("you cannot start and attach multiple containers at once", "start")
+        sys.stdout.flush()
+        handle = engine.start(args[0], attach=True, stdout=1, stderr=2,
+                              stdin=0 if o["interactive"] else None)
+        _warnings(engine)
+        if handle is None:
+            return 0
+        _proxy_signals(handle.pid)
+        return handle.wait()
+    from ...errors import DockyardError
+
+    failed = 0
+    for ref in args:
+        try:
+            engine.start(ref)
+            _warnings(engine)
+            print(ref)
+            sys.stdout.flush()
+        except DockyardError as e:
+            sys.stderr.write(f"Error: {e.message}\n")
+            failed += 1
+    return 1 if failed else 0

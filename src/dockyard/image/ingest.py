@@ -1,0 +1,139 @@
+"""Bringing an image into the store all at once, or not at all.
+
+`load`, `import` and the built-in images all end here: blobs are written and
+verified, layers unpacked and verified, then one database transaction adds the
+image and its tags. If anything fails, what this ingest added (and nothing else)
+is removed again, so a failed command leaves the store as it was.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from ..core.clock import now_ns
+from ..errors import InvalidImage
+from ..oci import mediatypes
+from ..store.blobs import BlobStore
+from ..store.db import Database
+from .images import ImageStore
+from .layers import LayerStore
+
+
+class Ingest:
+    def __init__(self, db: Database, blobs: BlobStore, layers: LayerStore) -> None:
+        self.db = db
+        self.blobs = blobs
+        self.layers = layers
+        self.images = ImageStore(db)
+        self._new_blobs: list[str] = []
+        self._new_layers: list[str] = []
+
+    def __enter__(self) -> "Ingest":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.rollback()
+
+    def blob(self, data: bytes, expected: str | None = None) -> str:
+        digest = expected or "sha256:" + __import__("hashlib").sha256(data).hexdigest()
+        if self.blobs.exists(digest):
+            return digest
+        digest = self.blobs.put(data, expected)
+        self._new_blobs.append(digest)
+        return digest
+
+    def blob_from(self, f, expected: str | None = None) -> tuple[str, int]:
+        """Copy a stream into the store; returns (digest, size)."""
+        if expected is not None and self.blobs.exists(expected):
+            # still verify what the archive claims, but keep the blob we have
+            w = self.blobs.writer(expected)
+            try:
+                while chunk := f.read(1 << 20):
+                    w.hash.update(chunk)
+                    w.size += len(chunk)
+                got = "sha256:" + w.hash.hexdigest()
+                if got != expected:
+                    raise InvalidImage(f"digest mismatch: expected {expected}, got {got}")
+                return expected, w.size
+            finally:
+                w.abort()
+        w = self.blobs.writer(expected)
+        try:
+            while chunk := f.read(1 << 20):
+                w.write(chunk)
+            size = w.size
+            if self.blobs.exists("sha256:" + w.hash.hexdigest()):
+                return "sha256:" + w.hash.hexdigest(), size
+            digest = w.commit()
+        finally:
+            w.abort()
+        self._new_blobs.append(digest)
+        return digest, size
+
+    def layer(self, blob_digest: str, diff_id: str) -> int:
+        """Unpack a stored layer blob; returns its unpacked size."""
+        new = not self.layers.present(diff_id)
+        with self.blobs.open(blob_digest) as f:
+            size = self.layers.unpack(f, diff_id)
+        if new:
+            self._new_layers.append(diff_id)
+        return size
+
+    def commit(self, config_bytes: bytes, layer_blobs: list[tuple[str, int, str]],
+               tags: list[str], sizes: list[int]) -> tuple[str, list[tuple[str, str]]]:
+        """Store config and manifest and add the image with its tags.
+
+        `layer_blobs` is (digest, size, media type) per layer. Returns the image id and,
+        for each tag that moved, (tag, the image it pointed at before).
+        """
+        try:
+            config = json.loads(config_bytes)
+        except ValueError as e:
+            raise InvalidImage(f"image config is not valid JSON: {e}") from None
+        if not isinstance(config, dict):
+            raise InvalidImage("image config is not a JSON object")
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(layer_blobs):
+            raise InvalidImage(f"image config lists {len(diff_ids)} layers, the image has {len(layer_blobs)}")
+        image_id = self.blob(config_bytes)
+        manifest = {
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": image_id, "size": len(config_bytes)},
+            "layers": [{"mediaType": mt, "digest": d, "size": s} for d, s, mt in layer_blobs],
+        }
+        manifest_digest = self.blob(json.dumps(manifest, separators=(",", ":")).encode())
+        now = now_ns()
+        moved = []
+        with self.db.write() as conn:
+            for d, (blob, _, mt) in zip(diff_ids, layer_blobs):
+                conn.execute("INSERT OR IGNORE INTO layers (diff_id, size, blob, media_type) VALUES (?,?,?,?)",
+                             (d, sizes[diff_ids.index(d)], blob, mt))
+            self.images.add(conn, config, image_id, sum(sizes), manifest_digest, now)
+            for t in tags:
+                old = self.images.tag(conn, image_id, t, now)
+                if old:
+                    moved.append((t, old))
+        self._new_blobs.clear()
+        self._new_layers.clear()
+        return image_id, moved
+
+    def rollback(self) -> None:
+        for d in self._new_layers:
+            try:
+                self.layers.remove(d)
+            except OSError:
+                pass
+        for b in self._new_blobs:
+            self.blobs.remove(b)
+        self._new_layers.clear()
+        self._new_blobs.clear()
+
+
+def scratch_dir(root: str) -> str:
+    """A private temporary directory on the store's file system (for spooling)."""
+    d = f"{root}/tmp/{os.urandom(8).hex()}"
+    os.makedirs(d, mode=0o700)
+    return d

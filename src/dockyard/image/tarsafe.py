@@ -1,0 +1,269 @@
+"""Unpacking untrusted layer tars into a directory without ever leaving it.
+
+Layers, archives and (later) build contexts come from strangers. Every member is
+created relative to a directory file descriptor, walking its parent directories one
+component at a time with O_NOFOLLOW, so a symlink in the tree, whether it came from
+this layer or was already there, is never followed; member names that are absolute
+or contain `..` are refused; hard links may only point at entries inside the tree;
+`trusted.*` xattrs (which overlayfs would obey) are never applied; device nodes are
+skipped (the container gets its own /dev).
+
+Whiteouts (`.wh.NAME` deletes NAME from lower layers, `.wh..wh..opq` hides a whole
+lower directory) are converted to the format of the storage driver:
+
+- "overlay": a 0/0 character device named NAME, and the `trusted.overlay.opaque=y`
+  xattr on the directory, which is what overlayfs reads;
+- "aufs": kept as the `.wh.` marker files of the tar, for the copy driver to apply.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import tarfile
+
+from ..errors import InvalidImage
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CHUNK = 1 << 20
+# xattrs carried over from PAX headers; trusted.* would steer overlayfs itself
+_XATTR_ALLOWED = ("user.", "security.capability")
+
+
+def split_member_name(name: str) -> list[str]:
+    """`./usr//bin/sh` -> ["usr", "bin", "sh"]; refuses absolute names and `..`."""
+    if name.startswith("/"):
+        raise InvalidImage(f"layer member {name!r} has an absolute path")
+    parts = [p for p in name.split("/") if p and p != "."]
+    if ".." in parts:
+        raise InvalidImage(f"layer member {name!r} escapes the root (..)")
+    for p in parts:
+        if "\0" in p:
+            raise InvalidImage(f"layer member {name!r} has a NUL byte")
+    return parts
+
+
+class _Tree:
+    """A destination directory, opened once; parents are reached without symlinks."""
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        self.fd = os.open(root, _DIR_FLAGS)
+        self._cache_key: tuple[str, ...] | None = None
+        self._cache_fd = -1
+        self.dir_times: list[tuple[tuple[str, ...], float]] = []
+
+    def close(self) -> None:
+        self._drop_cache()
+        os.close(self.fd)
+
+    def _drop_cache(self) -> None:
+        if self._cache_fd >= 0:
+            os.close(self._cache_fd)
+        self._cache_fd = -1
+        self._cache_key = None
+
+    def parent(self, parts: list[str], create: bool = True) -> int:
+        """An fd of the directory holding parts[-1]; the caller must not close it."""
+        key = tuple(parts[:-1])
+        if key == self._cache_key:
+            return self._cache_fd
+        self._drop_cache()
+        fd = os.dup(self.fd)
+        try:
+            for i, comp in enumerate(key):
+                try:
+                    nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+                except FileNotFoundError:
+                    if not create:
+                        raise
+                    os.mkdir(comp, 0o755, dir_fd=fd)
+                    nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
+                except OSError as e:
+                    if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                        where = "/".join(key[: i + 1])
+                        raise InvalidImage(
+                            f"layer writes through {where!r}, which is not a directory (a symlink?)") from None
+                    raise
+                os.close(fd)
+                fd = nfd
+        except BaseException:
+            os.close(fd)
+            raise
+        self._cache_key, self._cache_fd = key, fd
+        return fd
+
+    def clear_slot(self, pfd: int, name: str, keep_dir: bool) -> None:
+        """Make room for a new entry `name`: remove what is there, unless it is a
+        directory and the new entry is one too (then it is merged, as tar does)."""
+        try:
+            st = os.stat(name, dir_fd=pfd, follow_symlinks=False)
+        except FileNotFoundError:
+            return
+        if stat.S_ISDIR(st.st_mode):
+            if keep_dir:
+                return
+            from ..core.files import remove_at
+
+            remove_at(pfd, name)
+        else:
+            os.unlink(name, dir_fd=pfd)
+        self._drop_cache()
+
+
+def _apply_xattrs(target: int | str, pax: dict, dir_fd: int | None = None) -> None:
+    for k, v in pax.items():
+        if not k.startswith("SCHILY.xattr."):
+            continue
+        attr = k[len("SCHILY.xattr."):]
+        if not attr.startswith(_XATTR_ALLOWED):
+            continue
+        raw = v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v
+        try:
+            os.setxattr(target, attr, raw, follow_symlinks=False)
+        except OSError:
+            pass  # a file system without that xattr namespace: the file stays usable
+
+
+def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
+    """Unpack one (uncompressed) layer tar from `fileobj` into `dest`.
+
+    Reads the stream to its end, so a hashing wrapper around `fileobj` sees every
+    byte. Returns the bytes of file content written. Raises InvalidImage for a
+    corrupt or hostile archive; `dest` is then in an unspecified state and the
+    caller throws it away.
+    """
+    if whiteouts not in ("overlay", "aufs"):
+        raise ValueError(whiteouts)
+    tree = _Tree(dest)
+    total = 0
+    try:
+        try:
+            tf = tarfile.open(fileobj=fileobj, mode="r|", errorlevel=2)
+        except tarfile.ReadError as e:
+            raise InvalidImage(f"layer is not a valid tar archive: {e}") from None
+        try:
+            for m in tf:
+                total += _apply_member(tree, tf, m, whiteouts)
+        except (tarfile.TarError, EOFError) as e:
+            raise InvalidImage(f"layer archive is corrupt or truncated: {e}") from None
+        finally:
+            tf.close()
+        for parts, mtime in reversed(tree.dir_times):
+            try:
+                if parts:
+                    os.utime(parts[-1], (mtime, mtime), dir_fd=tree.parent(list(parts), create=False),
+                             follow_symlinks=False)
+                else:
+                    os.utime(tree.fd, (mtime, mtime))
+            except OSError:
+                pass
+    finally:
+        tree.close()
+    # drain the end-of-archive blocks and any padding so digests cover the whole stream
+    while fileobj.read(_CHUNK):
+        pass
+    return total
+
+
+def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteouts: str) -> int:
+    parts = split_member_name(m.name)
+    if not parts:  # the root entry "./": keep the destination's own metadata
+        return 0
+    name = parts[-1]
+    if name.startswith(WHITEOUT_PREFIX) and whiteouts == "overlay":
+        pfd = tree.parent(parts)
+        if name == OPAQUE_MARKER:
+            os.setxattr(pfd, OVERLAY_OPAQUE_XATTR, b"y")
+        else:
+            hidden = name[len(WHITEOUT_PREFIX):]
+            if not hidden or hidden in (".", ".."):
+                raise InvalidImage(f"layer member {m.name!r} is not a valid whiteout")
+            tree.clear_slot(pfd, hidden, keep_dir=False)
+            os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
+        return 0
+
+    pfd = tree.parent(parts)
+    if m.isdir():
+        tree.clear_slot(pfd, name, keep_dir=True)
+        try:
+            os.mkdir(name, 0o700, dir_fd=pfd)
+        except FileExistsError:
+            pass
+        fd = os.open(name, _DIR_FLAGS, dir_fd=pfd)
+        try:
+            os.fchown(fd, m.uid, m.gid)
+            os.fchmod(fd, m.mode & 0o7777)
+            _apply_xattrs(fd, m.pax_headers)
+        finally:
+            os.close(fd)
+        tree.dir_times.append((tuple(parts), m.mtime))
+        return 0
+    if m.isreg():
+        tree.clear_slot(pfd, name, keep_dir=False)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                     0o600, dir_fd=pfd)
+        written = 0
+        try:
+            src = tf.extractfile(m)
+            if src is not None:
+                while True:
+                    chunk = src.read(_CHUNK)
+                    if not chunk:
+                        break
+                    view = memoryview(chunk)
+                    while view:
+                        view = view[os.write(fd, view):]
+                    written += len(chunk)
+            if written != m.size:
+                raise InvalidImage(f"layer member {m.name!r} is truncated")
+            os.fchown(fd, m.uid, m.gid)
+            os.fchmod(fd, m.mode & 0o7777)
+            _apply_xattrs(fd, m.pax_headers)
+            os.utime(fd, (m.mtime, m.mtime))
+        finally:
+            os.close(fd)
+        return written
+    if m.issym():
+        tree.clear_slot(pfd, name, keep_dir=False)
+        os.symlink(m.linkname, name, dir_fd=pfd)
+        os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        try:
+            os.utime(name, (m.mtime, m.mtime), dir_fd=pfd, follow_symlinks=False)
+        except OSError:
+            pass
+        tree._drop_cache()
+        return 0
+    if m.islnk():
+        target = split_member_name(m.linkname)
+        if not target:
+            raise InvalidImage(f"layer member {m.name!r} is a hard link to the root")
+        tree.clear_slot(pfd, name, keep_dir=False)
+        # open the target's parent without following symlinks; the link itself is
+        # made with linkat(2) without AT_SYMLINK_FOLLOW, so a symlink is linked, not followed
+        tfd = os.dup(tree.parent(target, create=False)) if target[:-1] != parts[:-1] else os.dup(pfd)
+        try:
+            pfd = tree.parent(parts)
+            try:
+                st = os.stat(target[-1], dir_fd=tfd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise InvalidImage(f"layer member {m.name!r} links to missing {m.linkname!r}") from None
+            if stat.S_ISDIR(st.st_mode):
+                raise InvalidImage(f"layer member {m.name!r} is a hard link to a directory")
+            os.link(target[-1], name, src_dir_fd=tfd, dst_dir_fd=pfd, follow_symlinks=False)
+        finally:
+            os.close(tfd)
+        return 0
+    if m.isfifo():
+        tree.clear_slot(pfd, name, keep_dir=False)
+        os.mkfifo(name, m.mode & 0o7777, dir_fd=pfd)
+        os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        return 0
+    # character and block devices: never created from an image; the container's /dev
+    # is made by the runtime. Other types (sockets, unknown) are skipped as tar does.
+    return 0

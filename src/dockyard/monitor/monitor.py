@@ -1,0 +1,280 @@
+"""The per-container monitor: the process that owns a container once it runs.
+
+One small process per running container, in the role conmon plays for podman; there
+is no daemon. The engine forks it (from single-threaded code, so no new interpreter
+is started); it detaches into its own session and then:
+
+ 1. has the runtime fork the container's process at once (it joins its cgroup and
+    namespaces meanwhile), waits for the engine's go-ahead with the spec, and has
+    the runtime start the command with stdout and stderr as pipes the monitor
+    holds (stdin: the caller's, a pipe kept open, or /dev/null);
+ 2. records the container as running (pid, start time) and tells the caller,
+    over a status pipe: `started <pid>`, or `error <code> <message>`;
+ 3. copies the container's output into its json-file log and, when a caller is
+    attached (`run` without -d, `start -a`), to the caller's stdout and stderr,
+    until the process exits (a pidfd says when) and the pipes are drained;
+ 4. records the exit code, finish time and whether the OOM killer struck, removes
+    the cgroup and the runtime's state, removes the container itself for `--rm`,
+    and tells the caller `exit <code>`.
+
+Everything it needs arrives in a MonitorTask; it writes the database directly
+(the store is a lower layer), so every command sees a container's state without
+a daemon and without reconciliation in the common case.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+
+from ..core.clock import now_ns
+
+_READ = 1 << 16
+DRAIN_AFTER_EXIT = 2.0  # seconds to wait for stragglers holding the output pipes
+
+
+class MonitorTask:
+    """What one monitor must do; built by the engine, handed over by fork."""
+
+    __slots__ = ("cid", "bundle", "spec", "db_path", "runtime", "runroot", "cgroups", "cgroup_path",
+                 "log_path", "attach_out", "attach_err", "stdin", "keep_stdin_open", "auto_remove",
+                 "status_fd", "go_fd", "boot_id")
+
+    def __init__(self, **kw) -> None:
+        for k in self.__slots__:
+            setattr(self, k, kw.get(k))
+
+
+def _write_all(fd: int, data: bytes) -> bool:
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+        return True
+    except OSError:
+        return False  # the attached client went away: keep logging, stop forwarding
+
+
+def _notify(task: MonitorTask, message: str) -> None:
+    if task.status_fd is not None and task.status_fd >= 0:
+        if not _write_all(task.status_fd, (message + "\n").encode(errors="replace")):
+            task.status_fd = -1
+
+
+def run(task: MonitorTask) -> None:
+    """Body of the monitor process; never returns."""
+    code = 0
+    try:
+        code = _run(task)
+    except BaseException as e:  # the monitor must never die with a traceback
+        try:
+            _notify(task, f"error 125 monitor failed: {type(e).__name__}: {e}")
+        except BaseException:
+            pass
+        code = 125
+    os._exit(0 if code == 0 else 1)
+
+
+def _detach() -> None:
+    os.setsid()
+    null = os.open("/dev/null", os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    if null > 2:
+        os.close(null)
+
+
+def _read_go(fd: int) -> dict | None:
+    """The engine's go-ahead: the container's spec (marshal), or EOF if it gave up."""
+    import marshal
+
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    return marshal.loads(b"".join(chunks)) if chunks else None
+
+
+def _run(task: MonitorTask) -> int:
+    from .._sys import libc
+    from ..runtime import get as get_runtime
+    from ..errors import DockyardError, StartError
+    from ..store.db import Database
+    from .logfile import JsonFileWriter
+
+    for fd in (task.attach_out, task.attach_err, task.stdin, task.status_fd, task.go_fd):
+        if fd is not None and fd >= 0:
+            os.set_inheritable(fd, False)
+    _detach()
+    with open("/proc/self/comm", "w") as f:
+        f.write("dockyard-mon")
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+
+    cg = task.cgroups
+    native = task.runtime == "native"
+    out_r, out_w = os.pipe2(os.O_CLOEXEC)
+    err_r, err_w = os.pipe2(os.O_CLOEXEC)
+    stdin_keep = -1
+    if task.stdin is not None and task.stdin >= 0:
+        stdin = task.stdin
+    elif task.keep_stdin_open:
+        stdin, stdin_keep = os.pipe2(os.O_CLOEXEC)  # `-i -d`: open until someone attaches
+    else:
+        stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
+    child_fds = (stdin, out_w, err_w)
+    try:
+        runtime = get_runtime(task.runtime, task.runroot)
+        pending = runtime.prepare(task.cid, task.bundle, child_fds,
+                                  cg.procs_files(task.cgroup_path) if cg and native else [],
+                                  cg.mounts() if cg else [])
+    except DockyardError as e:
+        _notify(task, f"error 125 {e.message}")
+        return 125
+    db = Database(task.db_path)  # opened while the child waits for its cgroup
+    spec = _read_go(task.go_fd)
+    if spec is None:
+        pending.abort()
+        if cg and native:
+            _destroy_cgroup(cg, task.cgroup_path)
+        return 0
+    pending.launch(spec)
+    try:
+        pid = pending.wait()
+        log = JsonFileWriter(task.log_path)
+    except (DockyardError, OSError) as e:
+        for fd in (out_r, err_r, *child_fds):
+            os.close(fd)
+        code = e.exit_code if isinstance(e, StartError) else 125
+        message = e.message if isinstance(e, DockyardError) else f"cannot open the container's log: {e}"
+        if cg and native:
+            _destroy_cgroup(cg, task.cgroup_path)
+        _finish_failed_start(task, db, code, message)
+        _notify(task, f"error {code} {message}")
+        return code
+    for fd in child_fds:
+        os.close(fd)
+    pidfd = os.pidfd_open(pid)
+    _record_started(task, db, pid)
+    _notify(task, f"started {pid}")
+
+    status = _pump(task, log, out_r, err_r, pidfd, pid)
+    log.close()
+    if stdin_keep >= 0:
+        os.close(stdin_keep)
+    exit_code = os.waitstatus_to_exitcode(status)
+    if exit_code < 0:
+        exit_code = 128 - exit_code  # killed by a signal: 128 + its number, like a shell
+    oom = bool(cg) and cg.oom_killed(task.cgroup_path)
+    try:
+        runtime.delete(task.bundle, task.cid)
+    finally:
+        if cg and native:
+            _destroy_cgroup(cg, task.cgroup_path)
+        _record_exited(task, db, exit_code, oom)
+    _notify(task, f"exit {exit_code}")
+    return 0
+
+
+def _destroy_cgroup(cg, path: str) -> None:
+    try:
+        cg.destroy(path)
+    except OSError:
+        pass
+
+
+def _pump(task: MonitorTask, log, out_r: int, err_r: int, pidfd: int, pid: int) -> int:
+    """Copy output until the process has exited and its pipes are closed; return its
+    wait status."""
+    streams = {out_r: ("stdout", task.attach_out), err_r: ("stderr", task.attach_err)}
+    poller = select.poll()
+    for fd in streams:
+        poller.register(fd, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    status = None
+    deadline = None
+    import time
+
+    while streams:
+        timeout = None
+        if deadline is not None:
+            timeout = max(0, int((deadline - time.monotonic()) * 1000))
+        events = poller.poll(timeout)
+        if not events and deadline is not None:
+            break  # exited, but something it left behind still holds the pipes
+        for fd, ev in events:
+            if fd == pidfd:
+                _, status = os.waitpid(pid, 0)
+                poller.unregister(pidfd)
+                os.close(pidfd)
+                deadline = time.monotonic() + DRAIN_AFTER_EXIT
+                continue
+            name, attach = streams[fd]
+            try:
+                data = os.read(fd, _READ)
+            except BlockingIOError:
+                continue
+            if data:
+                log.feed(name, data)
+                if attach is not None and attach >= 0 and not _write_all(attach, data):
+                    streams[fd] = (name, None)
+            else:
+                log.close_stream(name)
+                poller.unregister(fd)
+                os.close(fd)
+                del streams[fd]
+    for fd, (name, _) in list(streams.items()):
+        log.close_stream(name)
+        os.close(fd)
+    if status is None:
+        _, status = os.waitpid(pid, 0)
+        os.close(pidfd)
+    return status
+
+
+def _record_started(task: MonitorTask, db, pid: int) -> None:
+    with db.write() as c:
+        c.execute("UPDATE containers SET state='running', pid=?, monitor_pid=?, monitor_start=?, "
+                  "boot_id=?, started=?, finished=NULL, exit_code=NULL, oom_killed=0, error=NULL "
+                  "WHERE id=?", (pid, os.getpid(), process_start(os.getpid()), task.boot_id,
+                                 now_ns(), task.cid))
+
+
+def _record_exited(task: MonitorTask, db, code: int, oom: bool) -> None:
+    if task.auto_remove:
+        _remove(task, db)
+        return
+    with db.write() as c:
+        c.execute("UPDATE containers SET state='exited', exit_code=?, finished=?, oom_killed=?, "
+                  "pid=0, monitor_pid=NULL WHERE id=?", (code, now_ns(), int(oom), task.cid))
+
+
+def _finish_failed_start(task: MonitorTask, db, code: int, message: str) -> None:
+    if task.auto_remove:
+        _remove(task, db)
+        return
+    with db.write() as c:
+        c.execute("UPDATE containers SET state='created', exit_code=?, error=?, pid=0, "
+                  "monitor_pid=NULL WHERE id=?", (code, message, task.cid))
+
+
+def _remove(task: MonitorTask, db) -> None:
+    """`--rm`: the container's directory, then its row (the order `rm` uses too)."""
+    from ..core.files import rmtree
+
+    rmtree(task.bundle)
+    with db.write() as c:
+        c.execute("DELETE FROM containers WHERE id=?", (task.cid,))
+
+
+def process_start(pid: int) -> int:
+    """The start time of a process (clock ticks since boot), to tell it from a later
+    process that reuses its pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return -1
+    return int(data[data.rfind(b")") + 2:].split()[19])

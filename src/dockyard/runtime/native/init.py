@@ -1,0 +1,199 @@
+"""The container's first process, from fork to exec.
+
+Forked by the monitor after it unshared a PID namespace, so this process is PID 1
+of the new namespace. In order:
+
+ 1. take its stdio and close every other inherited descriptor;
+ 2. join its cgroup (before the cgroup namespace, so that cgroup becomes its root);
+ 3. unshare the mount, UTS, IPC, network and cgroup namespaces;
+ 4. wait for the spec: steps 1-3 overlap with the engine's own work until it comes;
+    make every mount private, mount the root (overlay) and the spec's mounts,
+    create the default devices;
+ 5. set the hostname, pivot_root into the root and detach the old one;
+ 6. set the working directory, groups and user, reset signal dispositions;
+ 7. exec the command, found through the container's own PATH.
+
+Any failure is written to the error pipe as "<exit code> <message>" and the process
+exits; on success exec closes the pipe (it is close-on-exec), which is how the
+monitor knows the command is running.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+
+from ..._sys import libc
+from ...errors import DockyardError, KernelError, StartError
+from ...oci.spec import ANNOTATION_ROOTFS_MOUNT
+from . import mounts
+
+_NS_FLAGS = {
+    "mount": libc.CLONE_NEWNS, "uts": libc.CLONE_NEWUTS, "ipc": libc.CLONE_NEWIPC,
+    "network": libc.CLONE_NEWNET, "cgroup": libc.CLONE_NEWCGROUP,
+}
+
+
+def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: list[str],
+        cgroup_mounts: list[tuple[str, str, str]], namespaces: tuple[str, ...]) -> None:
+    """Never returns: exec's the container's command or exits with a Docker code."""
+    try:
+        _setup_fds(stdio, errfd, spec_fd)
+        errfd, spec_fd = 3, 4
+        _join_cgroup(cgroup_procs)
+        flags = 0
+        for ns in namespaces:
+            flags |= _NS_FLAGS.get(ns, 0)
+        if flags:
+            libc.unshare(flags)
+        spec = _read_spec(spec_fd)
+        if spec is None:
+            os._exit(0)  # the engine gave up on this container before it started
+        _setup(spec, flags, cgroup_mounts)
+        _exec(spec["process"])
+    except StartError as e:
+        _fail(errfd, e.exit_code, e.message)
+    except DockyardError as e:
+        _fail(errfd, 125, e.message)
+    except OSError as e:
+        _fail(errfd, 125, f"{e.strerror or e}{': ' + e.filename if e.filename else ''}")
+    except BaseException as e:  # never let a traceback reach the container's stderr
+        _fail(errfd, 125, f"container init failed: {type(e).__name__}: {e}")
+
+
+def _fail(errfd: int, code: int, message: str) -> None:
+    try:
+        os.write(errfd, f"{code} {message}".encode(errors="replace"))
+    finally:
+        os._exit(code)
+
+
+def _setup_fds(stdio: tuple[int, int, int], errfd: int, spec_fd: int) -> None:
+    # move everything we keep above the range we are about to fill, then place it
+    high = [os.dup(fd) for fd in (*stdio, errfd, spec_fd)]
+    for target, fd in enumerate(high[:3]):
+        os.dup2(fd, target)
+    os.dup2(high[3], 3, inheritable=False)
+    os.dup2(high[4], 4, inheritable=False)
+    os.closerange(5, 1 << 20)
+
+
+def _join_cgroup(procs_files: list[str]) -> None:
+    for f in procs_files:
+        fd = os.open(f, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            os.write(fd, b"0")
+        finally:
+            os.close(fd)
+
+
+def _read_spec(fd: int) -> dict | None:
+    import marshal
+
+    chunks = []
+    while True:
+        b = os.read(fd, 1 << 16)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(fd)
+    return marshal.loads(b"".join(chunks)) if chunks else None
+
+
+def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]]) -> None:
+    linux = spec.get("linux") or {}
+    for ns in linux.get("namespaces") or []:
+        if ns.get("path"):
+            _join(ns)
+    os.umask(0)
+    root = spec["root"]["path"]
+    if flags & libc.CLONE_NEWNS:
+        # rslave by default, like runc: nothing mounted here propagates to the host
+        prop = mounts.parse_options([linux.get("rootfsPropagation") or "rslave"])[1]
+        libc.mount(None, "/", None, prop or (libc.MS_REC | libc.MS_SLAVE))
+        mounts.mount_rootfs(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT))
+        mounts.mount_all(root, spec.get("mounts") or [], cgroup_mounts)
+        if any(m.get("destination") == "/dev" for m in spec.get("mounts") or []):
+            mounts.make_devices(root)
+    if spec.get("hostname") and flags & libc.CLONE_NEWUTS:
+        libc.sethostname(spec["hostname"])
+    mounts.pivot(root)
+    if spec["root"].get("readonly"):
+        mounts.remount_readonly_root()
+    os.umask(0o022)
+
+
+def _join(ns: dict) -> None:
+    flag = _NS_FLAGS.get(ns["type"], 0)
+    fd = os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        libc.setns(fd, flag)
+    finally:
+        os.close(fd)
+
+
+def _lookup(file: str, path_env: str) -> str:
+    """Go's exec.LookPath, as runc applies it inside the container."""
+    if "/" in file:
+        try:
+            st = os.stat(file)
+        except FileNotFoundError:
+            raise StartError(f'exec: "{file}": stat {file}: no such file or directory', exit_code=127) from None
+        except NotADirectoryError:
+            raise StartError(f'exec: "{file}": stat {file}: not a directory', exit_code=127) from None
+        if stat.S_ISDIR(st.st_mode):
+            raise StartError(f'exec: "{file}": is a directory', exit_code=126)
+        return file
+    for d in path_env.split(":"):
+        cand = f"{d or '.'}/{file}"
+        try:
+            st = os.stat(cand)
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_mode & 0o111:
+            return cand
+    raise StartError(f'exec: "{file}": executable file not found in $PATH', exit_code=127)
+
+
+def _exec(process: dict) -> None:
+    import _signal
+
+    env: dict[str, str] = {}
+    for item in process.get("env") or []:
+        k, _, v = item.partition("=")
+        env[k] = v
+    cwd = process.get("cwd") or "/"
+    try:
+        os.makedirs(cwd, 0o755, exist_ok=True)
+        os.chdir(cwd)
+    except OSError as e:
+        raise StartError(f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}") from None
+    user = process.get("user") or {}
+    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    try:
+        os.setgroups([int(g) for g in user.get("additionalGids") or []])
+        os.setgid(gid)
+        os.setuid(uid)
+    except OSError as e:
+        raise KernelError("setuid/setgid", f"{uid}:{gid}", e.errno) from None
+    args = process.get("args") or []
+    if not args:
+        raise StartError("no command specified")
+    path = _lookup(args[0], env.get("PATH", ""))
+    # Python ignores SIGPIPE and SIGXFSZ; exec keeps ignored signals ignored
+    for sig in range(1, _signal.NSIG):
+        if sig in (_signal.SIGKILL, _signal.SIGSTOP):
+            continue
+        try:
+            _signal.signal(sig, _signal.SIG_DFL)
+        except (OSError, ValueError, RuntimeError):
+            pass
+    _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+    try:
+        os.execve(path, args, env)
+    except PermissionError:
+        raise StartError(f'exec: "{args[0]}": permission denied', exit_code=126) from None
+    except FileNotFoundError:
+        raise StartError(f'exec: "{args[0]}": no such file or directory', exit_code=127) from None
+    except OSError as e:
+        raise StartError(f'exec: "{args[0]}": {e.strerror.lower() if e.strerror else e}') from None

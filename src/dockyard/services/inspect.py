@@ -1,0 +1,102 @@
+"""`inspect`: containers and images as Docker's API documents them, so scripts that
+read `docker inspect` output read ours."""
+
+from __future__ import annotations
+
+import json
+
+from ..core.clock import rfc3339
+
+
+def container_document(engine, c) -> dict:
+    cfg = c.config
+    config = dict(cfg.get("Config") or {})
+    host = dict(cfg.get("HostConfig") or {})
+    home = engine.layout.container(c.id)
+    argv = ((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
+    status = {"starting": "created"}.get(c.state, c.state)
+    running = c.state == "running"
+    driver = engine.storage_driver
+    return {
+        "Id": c.id,
+        "Created": rfc3339(c.created),
+        "Path": argv[0] if argv else "",
+        "Args": argv[1:],
+        "State": {
+            "Status": status,
+            "Running": running,
+            "Paused": False,
+            "Restarting": False,
+            "OOMKilled": bool(c.oom_killed),
+            "Dead": False,
+            "Pid": c.pid or 0 if running else 0,
+            "ExitCode": c.exit_code or 0,
+            "Error": c.error or "",
+            "StartedAt": rfc3339(c.started if c.state != "created" or c.finished else None),
+            "FinishedAt": rfc3339(c.finished),
+        },
+        "Image": c.image_id,
+        "ResolvConfPath": home + "/resolv.conf",
+        "HostnamePath": home + "/hostname",
+        "HostsPath": home + "/hosts",
+        "LogPath": f"{home}/{c.id}-json.log",
+        "Name": "/" + c.name,
+        "RestartCount": 0,
+        "Driver": driver,
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": None,
+        "HostConfig": {
+            "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+            "NetworkMode": "none", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "AutoRemove": bool(host.get("AutoRemove")), "Runtime": host.get("Runtime") or "native",
+            "Privileged": False, "ReadonlyRootfs": False,
+            "Memory": host.get("Memory") or 0, "MemorySwap": host.get("MemorySwap") or 0,
+            "NanoCpus": host.get("NanoCpus") or 0, "CpuShares": host.get("CpuShares") or 0,
+            "CpuPeriod": host.get("CpuPeriod") or 0, "CpuQuota": host.get("CpuQuota") or 0,
+            "CpusetCpus": host.get("CpusetCpus") or "", "CpusetMems": host.get("CpusetMems") or "",
+            "PidsLimit": host.get("PidsLimit"), "BlkioWeight": host.get("BlkioWeight") or 0,
+            "BlkioDeviceReadBps": host.get("BlkioDeviceReadBps") or [],
+            "BlkioDeviceWriteBps": host.get("BlkioDeviceWriteBps") or [],
+        },
+        "GraphDriver": {
+            "Name": driver,
+            "Data": ({"UpperDir": home + "/diff", "WorkDir": home + "/work", "MergedDir": home + "/rootfs"}
+                     if driver == "overlay2" else {"Dir": home + "/rootfs"}),
+        },
+        "Mounts": [],
+        "Config": config,
+        "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": f"/proc/{c.pid}/ns/net" if running and c.pid else ""},
+    }
+
+
+def image_document(engine, img) -> dict:
+    from ..oci import reference
+    from ..store.blobs import BlobStore
+
+    raw = BlobStore(engine.layout.blobs).read(img.id)
+    config = json.loads(raw)
+    tags = engine._images().tags_of(img.id)
+    digests = []
+    if img.manifest:
+        digests = sorted({f"{reference.parse(t).familiar_name}@{img.manifest}" for t in tags})
+    return {
+        "Id": img.id,
+        "RepoTags": [reference.familiar(t) for t in tags],
+        "RepoDigests": digests,
+        "Parent": "",
+        "Comment": config.get("comment", ""),
+        "Created": config.get("created", ""),
+        "DockerVersion": config.get("docker_version", ""),
+        "Author": config.get("author", ""),
+        "Config": config.get("config") or {},
+        "Architecture": config.get("architecture", ""),
+        "Variant": config.get("variant"),
+        "Os": config.get("os", ""),
+        "Size": img.size,
+        "GraphDriver": {"Name": engine.storage_driver, "Data": None},
+        "RootFS": {"Type": "layers", "Layers": img.layers},
+        "Metadata": {"LastTagTime": rfc3339(img.loaded)},
+    }

@@ -1,0 +1,161 @@
+"""Starting containers: a monitor per container, forked before it is needed.
+
+A `Launch` creates the container's cgroup and forks the monitor (twice, so the
+monitor is nobody's child here and nothing has to reap it), and the monitor forks
+the container's process at once: that process joins the cgroup and unshares its
+namespaces while this process is still resolving the image and writing the
+bundle. `go(spec)` then writes the limits and sends the spec; the monitor answers
+over a status pipe: `started <pid>` or `error <code> <message>`, and, for an
+attached start, `exit <code>` at the end.
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..errors import DockyardError, StartError
+
+
+class Launch:
+    def __init__(self, engine, cid: str, runtime: str, *, auto_remove: bool, keep_stdin_open: bool,
+                 attach: bool, stdout: int = 1, stderr: int = 2, stdin: int | None = None) -> None:
+        from .. import cgroups
+        from .._sys import libc  # noqa: F401  (loaded here so the monitor and init inherit it)
+        from ..monitor import monitor
+        from .containers import boot_id
+
+        self.engine = engine
+        self.cid = cid
+        self.attach = attach
+        self.cg = cgroups.manager()
+        self.cgroup_path = cgroups.container_path(cid)
+        self.native = runtime == "native"
+        if self.native:
+            self.cg.warnings = engine.warnings
+            self.cg.create(self.cgroup_path, {})
+        layout = engine.layout
+        home = layout.container(cid)
+        status_r, status_w = os.pipe2(os.O_CLOEXEC)
+        go_r, go_w = os.pipe2(os.O_CLOEXEC)
+        task = monitor.MonitorTask(
+            cid=cid, bundle=home, db_path=layout.db, runtime=runtime, runroot=layout.runroot,
+            cgroups=self.cg, cgroup_path=self.cgroup_path, log_path=f"{home}/{cid}-json.log",
+            attach_out=os.dup(stdout) if attach else None, attach_err=os.dup(stderr) if attach else None,
+            stdin=os.dup(stdin) if stdin is not None else None, keep_stdin_open=keep_stdin_open,
+            auto_remove=auto_remove, boot_id=boot_id(), status_fd=status_w, go_fd=go_r)
+        engine.close()  # an SQLite connection must not cross a fork
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(status_r)
+                os.close(go_w)
+                if os.fork() == 0:
+                    monitor.run(task)
+            finally:
+                os._exit(0)
+        self._intermediate = pid
+        for fd in (status_w, go_r, task.attach_out, task.attach_err, task.stdin):
+            if fd is not None:
+                os.close(fd)
+        self._status = status_r
+        self._go = go_w
+
+    def _reap(self) -> None:
+        if self._intermediate:
+            os.waitpid(self._intermediate, 0)
+            self._intermediate = 0
+
+    def abort(self) -> None:
+        """The container will not start: the monitor and its child exit quietly."""
+        if self._go >= 0:
+            os.close(self._go)
+            self._go = -1
+        os.close(self._status)
+        self._reap()
+
+    def go(self, spec: dict):
+        """Start the command; returns an Attached handle (attached) or None. Raises
+        StartError with Docker's exit code when the command cannot run."""
+        import marshal
+        from .engine import Attached, _Lines
+
+        try:
+            if self.native:
+                self.cg.apply(self.cgroup_path, (spec.get("linux") or {}).get("resources") or {})
+            data = memoryview(marshal.dumps(spec))
+            while data:
+                data = data[os.write(self._go, data):]
+        except BrokenPipeError:
+            pass  # the monitor already failed; its status line says why
+        except BaseException:
+            self.abort()
+            raise
+        finally:
+            if self._go >= 0:
+                os.close(self._go)
+                self._go = -1
+        lines = _Lines(self._status)
+        line = lines.next()
+        self._reap()
+        if line is None or not line.startswith("started "):
+            os.close(self._status)
+            code, message = 125, "the container's monitor exited before starting it"
+            if line and line.startswith("error "):
+                c, _, message = line[6:].partition(" ")
+                code = int(c) if c.isdigit() else 125
+            self.engine._containers().release_start_by_id(self.cid, code, message)
+            raise StartError(message, exit_code=code)
+        if not self.attach:
+            os.close(self._status)
+            return None
+        return Attached(self.cid, int(line[8:]), self._status, lines)
+
+
+def _load_spec(engine, cid: str) -> dict:
+    spec = engine._specs.pop(cid, None)
+    if spec is None:
+        import json
+
+        with open(engine.layout.container(cid) + "/config.json") as f:
+            spec = json.load(f)
+    return spec
+
+
+def start(engine, ref: str, *, attach: bool, stdout: int, stderr: int, stdin: int | None):
+    containers = engine._containers()
+    c = containers.get(ref)
+    if not containers.claim_start(c):
+        return None  # already running: Docker's start is then a no-op
+    try:
+        spec = _load_spec(engine, c.id)
+        open_stdin = bool(c.config.get("Config", {}).get("OpenStdin"))
+        launch = Launch(engine, c.id, c.runtime, auto_remove=bool(c.auto_remove),
+                        keep_stdin_open=open_stdin and stdin is None, attach=attach,
+                        stdout=stdout, stderr=stderr, stdin=stdin)
+    except BaseException as e:
+        containers.release_start(c, 125, str(e))
+        raise
+    return launch.go(spec)
+
+
+def run(engine, image: str, command: list[str] | None, opts, *, detach: bool, stdout: int = 1,
+        stderr: int = 2, stdin: int | None = None, on_missing=None):
+    """create + start, with the container's process forked before `create` begins.
+    Returns (container id, Attached handle or None)."""
+    from ..core.ids import new_id
+    from .create import create
+
+    opts.validate()
+    cid = new_id()
+    launch = Launch(engine, cid, opts.runtime, auto_remove=opts.auto_remove,
+                    keep_stdin_open=opts.interactive and stdin is None, attach=not detach,
+                    stdout=stdout, stderr=stderr, stdin=stdin)
+    try:
+        c = create(engine, image, command, opts, on_missing, cid=cid)
+        if not engine._containers().claim_start(c):
+            raise DockyardError(f"container {cid[:12]} was started by someone else")
+        spec = engine._specs.pop(cid)
+    except BaseException:
+        launch.abort()
+        raise
+    return cid, launch.go(spec)

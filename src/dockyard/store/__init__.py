@@ -1,0 +1,1 @@
+"""Persistent state: the content-addressed blob store and the SQLite database."""
