@@ -21,7 +21,8 @@ from .layers import LayerStore
 
 
 class Ingest:
-    def __init__(self, db: Database, blobs: BlobStore, layers: LayerStore) -> None:
+    def __init__(self, root: str, db: Database, blobs: BlobStore, layers: LayerStore) -> None:
+        self.root = root
         self.db = db
         self.blobs = blobs
         self.layers = layers
@@ -30,11 +31,16 @@ class Ingest:
         self._new_layers: list[str] = []
 
     def __enter__(self) -> "Ingest":
+        self._lock = gc_lock(self.root, exclusive=False)
+        self._lock.__enter__()
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            self.rollback()
+        try:
+            if exc_type is not None:
+                self.rollback()
+        finally:
+            self._lock.__exit__(exc_type, exc, tb)
 
     def blob(self, data: bytes, expected: str | None = None) -> str:
         digest = expected or "sha256:" + __import__("hashlib").sha256(data).hexdigest()
@@ -130,6 +136,29 @@ class Ingest:
             self.blobs.remove(b)
         self._new_layers.clear()
         self._new_blobs.clear()
+
+
+class gc_lock:
+    """flock on <root>/gc.lock: shared while an ingest writes blobs and layers that no
+    image references yet, exclusive while garbage collection sweeps."""
+
+    def __init__(self, root: str, exclusive: bool) -> None:
+        self.path = root + "/gc.lock"
+        self.exclusive = exclusive
+        self.fd = -1
+
+    def __enter__(self) -> "gc_lock":
+        import fcntl
+
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self.fd, fcntl.LOCK_EX if self.exclusive else fcntl.LOCK_SH)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
 
 
 def scratch_dir(root: str) -> str:

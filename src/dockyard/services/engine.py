@@ -153,7 +153,7 @@ class Engine:
         from ..image.layers import LayerStore
         from ..store.blobs import BlobStore
 
-        return Ingest(self.db, BlobStore(self.layout.blobs),
+        return Ingest(self.layout.root, self.db, BlobStore(self.layout.blobs),
                       LayerStore(self.layout.layers, self._snapshotter().whiteouts))
 
     @staticmethod

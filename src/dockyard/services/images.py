@@ -8,39 +8,57 @@ from ..errors import Conflict, ImageNotFound, InvalidArgument
 from ..oci import reference
 
 
-def _referenced_layers(conn) -> set[str]:
-    used: set[str] = set()
-    for (layers,) in conn.execute("SELECT layers FROM images"):
-        used.update(layers.split())
-    return used
-
-
 def delete_image_files(engine, image_id: str, manifest: str | None, diff_ids: list[str]) -> int:
-    """Remove an image's rows and then its now-unreferenced files; returns bytes freed."""
+    """Remove an image's rows, then sweep what nothing references any more; returns
+    the bytes freed."""
+    with engine.db.write() as conn:
+        conn.execute("DELETE FROM tags WHERE image_id=?", (image_id,))
+        conn.execute("DELETE FROM images WHERE id=?", (image_id,))
+    return collect_garbage(engine)
+
+
+def collect_garbage(engine) -> int:
+    """Mark and sweep: every blob and unpacked layer that no stored image reaches
+    (through its config, manifest and layer list) is removed. Ingests in progress
+    hold the GC lock shared, so what they are writing is never swept."""
+    import json
+    import os
+
+    from ..image.ingest import gc_lock
     from ..image.layers import LayerStore
     from ..store.blobs import BlobStore
 
     blobs = BlobStore(engine.layout.blobs)
     layers = LayerStore(engine.layout.layers, engine._snapshotter().whiteouts)
-    with engine.db.write() as conn:
-        conn.execute("DELETE FROM tags WHERE image_id=?", (image_id,))
-        conn.execute("DELETE FROM images WHERE id=?", (image_id,))
-        used = _referenced_layers(conn)
-        gone = [d for d in dict.fromkeys(diff_ids) if d not in used]
-        layer_blobs = []
-        for d in gone:
-            row = conn.execute("SELECT blob FROM layers WHERE diff_id=?", (d,)).fetchone()
-            if row and row[0]:
-                layer_blobs.append(row[0])
-            conn.execute("DELETE FROM layers WHERE diff_id=?", (d,))
-        still = {r[0] for r in conn.execute("SELECT blob FROM layers WHERE blob IS NOT NULL")}
-        still |= {r[0] for r in conn.execute("SELECT manifest FROM images WHERE manifest IS NOT NULL")}
     freed = 0
-    for d in gone:
-        freed += layers.remove(d)
-    for b in [image_id, manifest, *layer_blobs]:
-        if b and b not in still:
-            freed += blobs.remove(b)
+    with gc_lock(engine.layout.root, exclusive=True):
+        rows = engine.db.all("SELECT id, manifest, layers FROM images")
+        keep_blobs: set[str] = set()
+        keep_layers: set[str] = set()
+        for image_id, manifest, diff_ids in rows:
+            keep_blobs.add(image_id)
+            keep_layers.update(diff_ids.split())
+            if manifest:
+                keep_blobs.add(manifest)
+                try:
+                    doc = json.loads(blobs.read(manifest))
+                    keep_blobs.update(d["digest"] for d in doc.get("layers") or [])
+                except Exception:
+                    pass  # a damaged manifest: keep what we can tell, never guess
+        with engine.db.write() as conn:
+            for (d,) in conn.execute("SELECT diff_id FROM layers").fetchall():
+                if d not in keep_layers:
+                    conn.execute("DELETE FROM layers WHERE diff_id=?", (d,))
+        for digest in blobs.digests():
+            if digest not in keep_blobs:
+                freed += blobs.remove(digest)
+        try:
+            names = os.listdir(engine.layout.layers)
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            if len(name) == 64 and "sha256:" + name not in keep_layers:
+                freed += layers.remove("sha256:" + name)
     return freed
 
 

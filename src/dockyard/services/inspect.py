@@ -79,9 +79,7 @@ def image_document(engine, img) -> dict:
     raw = BlobStore(engine.layout.blobs).read(img.id)
     config = json.loads(raw)
     tags = engine._images().tags_of(img.id)
-    digests = []
-    if img.manifest:
-        digests = sorted({f"{reference.parse(t).familiar_name}@{img.manifest}" for t in tags})
+    digests: list[str] = []  # registry digests arrive with pull; a loaded image has none
     return {
         "Id": img.id,
         "RepoTags": [reference.familiar(t) for t in tags],

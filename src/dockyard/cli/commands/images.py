@@ -59,7 +59,7 @@ def images(ctx, argv: list[str]) -> int:
             created = human_duration((now - img.created) / 1e9) + " ago" if img.created else "N/A"
             row = [repo, tag]
             if o["digests"]:
-                row.append(img.manifest or "<none>")
+                row.append("<none>")  # registry digests come with pull
             row += [iid, created, human_size(img.size)]
             rows.append(row)
             if iid not in ids:

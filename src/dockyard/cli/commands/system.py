@@ -52,7 +52,7 @@ def info(ctx, argv: list[str]) -> int:
         f" Images: {i['Images']}",
         f" Server Version: {i['ServerVersion']}",
         f" Storage Driver: {i['Driver']}",
-        f"  Copies layers per container: {'yes (overlayfs unavailable)' if i['Driver'] == 'vfs' else 'no (overlayfs)'}",
+        f"  Copies layers per container: {'yes (vfs)' if i['Driver'] == 'vfs' else 'no (overlayfs)'}",
         f" Logging Driver: {i['LoggingDriver']}",
         f" Cgroup Driver: {i['CgroupDriver']}",
         f" Cgroup Version: {i['CgroupVersion']}",

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Latency of a whole short container run: Dockyard vs podman+crun vs docker.
+
+The headline number of Dockyard.  Times, from the shell's point of view (one
+process start to its exit), the two commands
+
+    dockyard run --rm busybox true
+    dockyard run --rm busybox echo hi there
+
+against `podman run --rm --network none busybox ...` and
+`docker run --rm --network none busybox ...`, all in one process and
+interleaved round-robin (run 1 of each engine, run 2 of each, ...; the first
+engine of a round rotates), so that a burst of load on the machine weighs on
+every engine alike.  Each command is run twice unmeasured first (warm-up); an
+engine that is missing or whose first run fails is reported as skipped and the
+others carry on.
+
+As floors it also times, when available, bare `crun run --bundle DIR ID` on
+the bundles that /work/shared/peers/setup.sh prepares, and
+`unshare --pid --mount --uts --ipc --net --fork chroot ROOTFS CMD` (the kernel
+work of a container with no image store, no cgroup and no bookkeeping).
+
+Prints median, min and p90 (ms) per engine and the ratios of the medians
+dockyard/podman and dockyard/docker (the target in PERF-BUDGET.md is
+dockyard/podman <= 0.33).
+
+When podman is installed, the script re-executes itself inside
+`setup.sh ns` (crun needs that namespace; docker and Dockyard work there too).
+Run as root on an idle machine.  Exit status: 0 when Dockyard (if asked for)
+was measured on every workload, 1 otherwise, 2 for usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import shutil
+import statistics
+import sys
+
+import common
+from common import Engine
+
+WORKLOADS = (("true", ["true"], ""), ("echo hi there", ["echo", "hi", "there"], "hi there"))
+FLOOR_CMD = {"true": ["/bin/true"], "echo hi there": ["/bin/echo", "hi", "there"]}
+BUNDLE = {"true": "true", "echo hi there": "echo"}
+
+
+def parse_args() -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+    p.add_argument("--runs", type=int, default=20, help="measured runs per engine and workload (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=2, help="unmeasured runs first (default %(default)s, >= 1)")
+    p.add_argument("--no-floors", action="store_true", help="do not time bare crun and unshare+chroot")
+    common.add_common_args(p)
+    args = p.parse_args()
+    if args.runs < 1 or args.warmup < 1:
+        p.error("--runs and --warmup must be >= 1")
+    common.wanted_engines(args)
+    return args
+
+
+def floor_engines(args: argparse.Namespace) -> list[Engine]:
+    floors = []
+    crun = shutil.which("crun")
+    e = Engine("crun run (floor)", [crun or "crun"])
+    if not crun:
+        e.skip("crun not installed")
+    elif not os.path.isdir(common.BUNDLES):
+        e.skip(f"no bundles in {common.BUNDLES} (run setup.sh)")
+    floors.append(e)
+    unshare, chroot = shutil.which("unshare"), shutil.which("chroot")
+    e = Engine("unshare+chroot (floor)", [unshare or "unshare"])
+    if not (unshare and chroot):
+        e.skip("unshare or chroot not installed")
+    elif not os.path.isfile(os.path.join(common.ROOTFS, "bin", "busybox")):
+        e.skip(f"no rootfs at {common.ROOTFS} (run setup.sh)")
+    floors.append(e)
+    return floors
+
+
+def main() -> int:
+    args = parse_args()
+    common.enter_peers_namespace(args)
+    engines = common.select_engines(args)
+    for e in engines:
+        if e.name == "dockyard":
+            common.prepare_dockyard_store(e, args)
+    floors = [] if args.no_floors else floor_engines(args)
+    everyone = engines + floors
+    common.print_context(everyone, args)
+
+    ids = itertools.count()
+    ok = True
+
+    for label, cmd, expect in WORKLOADS:
+        def argv_for(e: Engine, cmd=cmd, label=label) -> list[str]:
+            if e.name.startswith("crun"):
+                return e.cmd("run", "--bundle", os.path.join(common.BUNDLES, BUNDLE[label]),
+                             f"dockyard-bench-{os.getpid()}-{next(ids)}")
+            if e.name.startswith("unshare"):
+                return e.cmd("--pid", "--mount", "--uts", "--ipc", "--net", "--fork",
+                             "chroot", common.ROOTFS, *FLOOR_CMD[label])
+            return e.run_cmd("--rm", args.image, *cmd)
+
+        common.warm_up(everyone, argv_for, args.warmup, expect)
+        times = common.measure_round_robin(everyone, argv_for, args.runs, label)
+
+        rows = []
+        for e in everyone:
+            ts = times.get(e.name)
+            if ts:
+                rows.append([e.name, len(ts), *common.stats_ms(ts)])
+            else:
+                rows.append([e.name, 0, "-", "-", "-"])
+        common.print_table(["engine", "runs", "median ms", "min ms", "p90 ms"], rows,
+                           title=f"== run --rm {args.image} {label}  ({args.runs} runs, interleaved)")
+        common.print_skipped(everyone)
+        med = {n: statistics.median(ts) for n, ts in times.items()}
+        print(f"ratio of medians: dockyard/podman = {common.ratio(med.get('dockyard'), med.get('podman'))}"
+              f"  dockyard/docker = {common.ratio(med.get('dockyard'), med.get('docker'))}"
+              f"   (target dockyard/podman <= 0.33)")
+        if "dockyard" in common.wanted_engines(args) and "dockyard" not in times:
+            ok = False
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,42 @@
+"""The processes that must start fast and stay small import only what they need.
+
+STYLE: the container's init and the monitor import only the standard library and
+the low layers; the CLI's `run` path avoids the heavy standard modules.
+"""
+
+import os
+import subprocess
+import sys
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
+
+# (collections and functools are not listed: the _sqlite3 C module imports them for
+# its statement cache, and the state must be in SQLite)
+HEAVY = {"re", "json", "json.decoder", "enum", "signal", "typing", "dataclasses", "inspect",
+         "argparse", "subprocess", "shutil", "tarfile", "threading", "datetime", "sqlite3",
+         "random", "hashlib", "ctypes.util", "tempfile", "logging"}
+
+
+def _modules(code: str) -> set[str]:
+    out = subprocess.run([sys.executable, "-I", "-S", "-c",
+                          f"import sys; sys.path.insert(0, {SRC!r}); {code}; print(' '.join(sorted(sys.modules)))"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    return set(out)
+
+
+def test_run_path_avoids_heavy_modules():
+    mods = _modules("import dockyard.cli.main, dockyard.cli.commands.run, dockyard.services.start, "
+                    "dockyard.services.create, dockyard.services.engine, dockyard.services.containers, "
+                    "dockyard.image.images, dockyard.snapshot.overlay, dockyard.snapshot.lookup, "
+                    "dockyard.cgroups.v1, dockyard.cgroups.v2, dockyard.oci.users")
+    assert not (mods & HEAVY), sorted(mods & HEAVY)
+
+
+def test_init_and_monitor_import_only_low_layers():
+    mods = _modules("import dockyard.runtime.native.init, dockyard.monitor.monitor, dockyard.monitor.logfile")
+    ours = {m for m in mods if m.startswith("dockyard.")}
+    allowed = ("dockyard.errors", "dockyard._sys", "dockyard.core", "dockyard.oci", "dockyard.store",
+               "dockyard.runtime", "dockyard.monitor", "dockyard.snapshot")
+    assert all(m.startswith(allowed) for m in ours), sorted(m for m in ours if not m.startswith(allowed))
+    assert not any(m.startswith(("dockyard.services", "dockyard.cli", "dockyard.image")) for m in mods)
+    assert not (mods & HEAVY), sorted(mods & HEAVY)
