@@ -42,6 +42,18 @@ def manager():
     return V1Manager.from_mountinfo()
 
 
+def from_description(desc: tuple):
+    """A manager rebuilt from `describe()` (in a monitor that re-executed itself),
+    without reading mountinfo again."""
+    if desc[0] == 2:
+        from .v2 import V2Manager
+
+        return V2Manager(desc[1])
+    from .v1 import V1Manager
+
+    return V1Manager([tuple(h) for h in desc[1]])
+
+
 def write(path: str, value: str) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
     try:

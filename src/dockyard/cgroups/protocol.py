@@ -25,5 +25,8 @@ class CgroupManager(Protocol):
     def oom_killed(self, path: str) -> bool:
         """Whether the kernel's OOM killer killed a process of the cgroup."""
 
+    def describe(self) -> tuple:
+        """Plain data from which cgroups.from_description rebuilds this manager."""
+
     def destroy(self, path: str) -> None:
         """Remove the cgroup (and the shared parent when it is empty)."""

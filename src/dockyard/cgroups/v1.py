@@ -40,6 +40,9 @@ class V1Manager:
                     visible[mnt] = (mnt, fields[0], fields[2])
         return cls(list(visible.values()))
 
+    def describe(self) -> tuple:
+        return (1, [list(h) for h in self.hierarchies])
+
     def dirs(self, path: str) -> list[str]:
         return [f"{mnt}/{path}" for mnt, _, _ in self.hierarchies]
 

@@ -26,6 +26,9 @@ class V2Manager:
         self.root = root
         self.warnings: list[str] = []
 
+    def describe(self) -> tuple:
+        return (2, self.root)
+
     def procs_files(self, path: str) -> list[str]:
         return [f"{self.root}/{path}/cgroup.procs"]
 

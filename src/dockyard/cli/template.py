@@ -63,7 +63,7 @@ def _printf(fmt: str, *args) -> str:
 
 
 FUNCS = {
-    "json": lambda v: json.dumps(v, ensure_ascii=False),
+    "json": lambda v: json.dumps(None if v is MISSING else v, ensure_ascii=False, separators=(",", ":")),
     "index": lambda v, *keys: _index(v, keys),
     "join": lambda v, sep: sep.join(go_str(x) for x in (v or [])),
     "split": lambda s, sep: s.split(sep),

@@ -106,7 +106,7 @@ def _spool(src, root: str) -> tuple[str, str]:
         with open(path, "wb") as out:
             while chunk := reader.read(1 << 20):
                 out.write(chunk)
-    except (OSError, EOFError) as e:
+    except Exception as e:  # zlib.error, lzma.LZMAError, EOFError, OSError: all "corrupt"
         from ..core.files import rmtree
         rmtree(tmpdir)
         raise InvalidImage(f"archive is corrupt or truncated: {e}") from None

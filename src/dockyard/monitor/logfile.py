@@ -30,6 +30,15 @@ class JsonFileWriter:
         self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o640)
         self.partial: dict[str, bytes] = {"stdout": b"", "stderr": b""}
 
+    @classmethod
+    def from_fd(cls, fd: int, partial: dict[str, bytes]) -> "JsonFileWriter":
+        """A writer taking over an open log (a monitor that re-executed itself)."""
+        w = cls.__new__(cls)
+        w.fd = fd
+        os.set_inheritable(fd, False)
+        w.partial = dict(partial)
+        return w
+
     def feed(self, stream: str, data: bytes) -> None:
         buf = self.partial[stream] + data
         tail = b""
