@@ -148,7 +148,7 @@ def enter_peers_namespace(args: argparse.Namespace) -> None:
     podman is absent or not wanted, or when the namespace cannot be made: then
     the reason is printed and podman will be skipped at its warm-up.
     """
-    if os.environ.get(NS_MARKER) == "1":
+    if in_peers_namespace():
         return
     if args.no_ns or "podman" not in wanted_engines(args) or not shutil.which("podman"):
         return
@@ -176,7 +176,15 @@ def enter_peers_namespace(args: argparse.Namespace) -> None:
 
 
 def in_peers_namespace() -> bool:
-    return os.environ.get(NS_MARKER) == "1"
+    """True when re-executed by enter_peers_namespace, or started by hand with
+    `setup.sh ns` (a private mount namespace with the peers' env set)."""
+    if os.environ.get(NS_MARKER) == "1":
+        return True
+    try:
+        private = os.readlink("/proc/self/ns/mnt") != os.readlink("/proc/1/ns/mnt")
+    except OSError:
+        return False
+    return private and "CONTAINERS_CONF" in os.environ
 
 
 def find_dockyard(path: str | None) -> str | None:
@@ -245,7 +253,7 @@ def run_checked(argv: Sequence[str], env: dict[str, str] | None = None, *,
         r = subprocess.run(argv, env=env, stdin=stdin, capture_output=True, text=True,
                            timeout=timeout)
     except subprocess.TimeoutExpired:
-        raise BenchError(f"`{' '.join(argv)}` timed out after {timeout:.0f} s") from None
+        raise BenchError(f"`{' '.join(argv)}` timed out after {timeout:g} s") from None
     except OSError as e:
         raise BenchError(f"`{' '.join(argv)}`: {e}") from None
     if r.returncode != 0:
@@ -261,6 +269,34 @@ def _on_alarm(signum, frame):
     raise _Alarm()
 
 
+def _timed(argv: Sequence[str], env: dict[str, str] | None, timeout: float,
+           capture: bool) -> tuple[float, str]:
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, timeout)
+    p = None
+    out = ""
+    try:
+        t0 = time.perf_counter()
+        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, text=capture or None)
+        if capture:
+            out = p.communicate()[0]
+        rc = p.wait()
+        t = time.perf_counter() - t0
+    except _Alarm:
+        if p is not None:
+            p.kill()
+            p.wait()
+        raise BenchError(f"`{' '.join(argv)}` timed out after {timeout:g} s") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    if rc != 0:
+        raise BenchError(f"`{' '.join(argv)}` exited {rc}")
+    return t, out
+
+
 def time_once(argv: Sequence[str], env: dict[str, str] | None = None, *,
               timeout: float = CMD_TIMEOUT) -> float:
     """Wall seconds of one run of argv, stdio to /dev/null; BenchError if it fails.
@@ -269,26 +305,13 @@ def time_once(argv: Sequence[str], env: dict[str, str] | None = None, *,
     poll with sleeps of up to 50 ms and quantize every measurement to that.
     The timeout is a SIGALRM watchdog instead, which costs nothing while idle.
     """
-    old = signal.signal(signal.SIGALRM, _on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, timeout)
-    p = None
-    try:
-        t0 = time.perf_counter()
-        p = subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
-        rc = p.wait()
-        t = time.perf_counter() - t0
-    except _Alarm:
-        if p is not None:
-            p.kill()
-            p.wait()
-        raise BenchError(f"`{' '.join(argv)}` timed out after {timeout:.0f} s") from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
-    if rc != 0:
-        raise BenchError(f"`{' '.join(argv)}` exited {rc}")
-    return t
+    return _timed(argv, env, timeout, False)[0]
+
+
+def timed_output(argv: Sequence[str], env: dict[str, str] | None = None, *,
+                 timeout: float = CMD_TIMEOUT) -> tuple[float, str]:
+    """Like time_once, but stdout is captured (through a pipe) and returned too."""
+    return _timed(argv, env, timeout, True)
 
 
 def warm_up(engines: Iterable[Engine], argv_for: Callable[[Engine], Sequence[str]],
@@ -375,7 +398,6 @@ def prepare_dockyard_store(e: Engine, args: argparse.Namespace) -> None:
     if e.skipped:
         return
     os.makedirs(args.root, exist_ok=True)
-    os.makedirs(args.runroot, exist_ok=True)
     r = subprocess.run(e.cmd("image", "inspect", args.image), env=e.env, capture_output=True,
                        stdin=subprocess.DEVNULL, timeout=CMD_TIMEOUT)
     if r.returncode == 0:
@@ -463,3 +485,15 @@ def rm_containers(e: Engine, ids: Sequence[str], chunk: int = 200) -> list[str]:
         except BenchError as err:
             errors.append(str(err))
     return errors
+
+
+def run_main(main: Callable[[], int]) -> None:
+    """sys.exit(main()), with Ctrl-C -> 130 and a closed stdout (`| head`) -> 1."""
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)

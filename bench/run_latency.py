@@ -37,7 +37,6 @@ import itertools
 import os
 import shutil
 import statistics
-import sys
 
 import common
 from common import Engine
@@ -128,7 +127,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit(130)
+    common.run_main(main)

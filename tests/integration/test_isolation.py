@@ -8,7 +8,7 @@ def test_command_is_pid_1_and_host_processes_are_invisible(dy):
     out = dy.ok("run", "--rm", "busybox", "sh", "-c", "echo $$; ls /proc | grep -E '^[0-9]+$' | wc -l")
     pid, count = out.split()
     assert pid == "1"
-    assert int(count) <= 3  # sh, ls, grep/wc at most; the host has hundreds
+    assert int(count) <= 5  # sh and the pipeline (ls, grep, wc); the host has hundreds
     assert f"{os.getpid()}" not in dy.ok("run", "--rm", "busybox", "ls", "/proc").split()
 
 

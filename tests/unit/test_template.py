@@ -12,7 +12,7 @@ DOC = {"State": {"Status": "exited", "ExitCode": 3, "Running": False},
 
 @pytest.mark.parametrize("tpl,out", [
     ("{{.State.Status}} {{.State.ExitCode}}", "exited 3"),
-    ("{{json .Config.Cmd}}", '["echo", "hi"]'),
+    ("{{json .Config.Cmd}}", '["echo","hi"]'),
     ("{{.State.Running}}", "false"),
     ("{{.Config.Env}}", "[A=1 B=2]"),
     ("{{.Config.Labels}}", "map[k:v]"),

@@ -100,6 +100,18 @@ class LayerStore:
         hexid = validate(diff_id)
         final = f"{self.root}/{hexid}"
         if os.path.isdir(final + "/diff"):
+            # already unpacked from another image: still make sure this blob is that layer
+            raw = open_uncompressed(blob)
+            reader = HashingReader(raw)
+            try:
+                while reader.read(1 << 20):
+                    pass
+            finally:
+                if raw is not blob:
+                    raw.close()
+            if reader.digest() != diff_id:
+                raise InvalidImage(
+                    f"layer content does not match its digest: expected {diff_id}, got {reader.digest()}")
             return disk_usage(final + "/diff")
         from .tarsafe import apply_layer
 

@@ -81,7 +81,7 @@ class _Tree:
                     nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
                 except FileNotFoundError:
                     if not create:
-                        raise
+                        raise InvalidImage(f"layer refers to {'/'.join(key[: i + 1])!r}, which does not exist") from None
                     os.mkdir(comp, 0o755, dir_fd=fd)
                     nfd = os.open(comp, _DIR_FLAGS, dir_fd=fd)
                 except OSError as e:
@@ -113,10 +113,11 @@ class _Tree:
             remove_at(pfd, name)
         else:
             os.unlink(name, dir_fd=pfd)
-        self._drop_cache()
+        # the cached fd is `pfd` itself (the parent of the current member), which
+        # stays valid; paths below the removed entry are walked afresh next time
 
 
-def _apply_xattrs(target: int | str, pax: dict, dir_fd: int | None = None) -> None:
+def _apply_xattrs(target: int | str, pax: dict) -> None:
     for k, v in pax.items():
         if not k.startswith("SCHILY.xattr."):
             continue
@@ -125,7 +126,10 @@ def _apply_xattrs(target: int | str, pax: dict, dir_fd: int | None = None) -> No
             continue
         raw = v.encode("utf-8", "surrogateescape") if isinstance(v, str) else v
         try:
-            os.setxattr(target, attr, raw, follow_symlinks=False)
+            if isinstance(target, int):
+                os.setxattr(target, attr, raw)  # an fd: nothing to follow
+            else:
+                os.setxattr(target, attr, raw, follow_symlinks=False)
         except OSError:
             pass  # a file system without that xattr namespace: the file stays usable
 
@@ -142,18 +146,26 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
         raise ValueError(whiteouts)
     tree = _Tree(dest)
     total = 0
+    stream = _TailKeeper(fileobj)
     try:
         try:
-            tf = tarfile.open(fileobj=fileobj, mode="r|", errorlevel=2)
+            tf = tarfile.open(fileobj=stream, mode="r|", errorlevel=2)
         except tarfile.ReadError as e:
             raise InvalidImage(f"layer is not a valid tar archive: {e}") from None
         try:
             for m in tf:
                 total += _apply_member(tree, tf, m, whiteouts)
+            end = tf.offset
         except (tarfile.TarError, EOFError) as e:
             raise InvalidImage(f"layer archive is corrupt or truncated: {e}") from None
         finally:
             tf.close()
+        # tarfile ends quietly at a header it cannot read; only zeros (the end-of-
+        # archive blocks and padding), or nothing, may follow the last member
+        while stream.read(_CHUNK):
+            pass
+        if not stream.only_zeros_from(end):
+            raise InvalidImage("layer archive is corrupt or truncated after its last complete member")
         for parts, mtime in reversed(tree.dir_times):
             try:
                 if parts:
@@ -161,14 +173,38 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
                              follow_symlinks=False)
                 else:
                     os.utime(tree.fd, (mtime, mtime))
-            except OSError:
-                pass
+            except (OSError, InvalidImage):
+                pass  # the directory was replaced later in the layer
     finally:
         tree.close()
-    # drain the end-of-archive blocks and any padding so digests cover the whole stream
-    while fileobj.read(_CHUNK):
-        pass
     return total
+
+
+class _TailKeeper:
+    """Passes reads through, remembering the total and the last bytes read, so the
+    end of the archive can be checked after tarfile has stopped."""
+
+    KEEP = 1 << 16
+
+    def __init__(self, f) -> None:
+        self.f = f
+        self.total = 0
+        self.tail = bytearray()
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.f.read(n)
+        if b:
+            self.total += len(b)
+            self.tail += b
+            if len(self.tail) > 2 * self.KEEP:
+                del self.tail[: len(self.tail) - self.KEEP]
+        return b
+
+    def only_zeros_from(self, offset: int) -> bool:
+        start = self.total - len(self.tail)
+        if offset < start:
+            return False  # more than KEEP bytes of something after the last member
+        return not any(self.tail[offset - start:])
 
 
 def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteouts: str) -> int:
@@ -188,6 +224,13 @@ def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteout
             os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
         return 0
 
+    if name.startswith(WHITEOUT_PREFIX) and name != OPAQUE_MARKER:
+        # aufs format: the marker is kept, but, as in overlay's conversion, it also
+        # replaces an entry of that name written earlier in this same layer
+        hidden = name[len(WHITEOUT_PREFIX):]
+        if not hidden or hidden in (".", ".."):
+            raise InvalidImage(f"layer member {m.name!r} is not a valid whiteout")
+        tree.clear_slot(tree.parent(parts), hidden, keep_dir=False)
     pfd = tree.parent(parts)
     if m.isdir():
         tree.clear_slot(pfd, name, keep_dir=True)
@@ -261,8 +304,10 @@ def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteout
         return 0
     if m.isfifo():
         tree.clear_slot(pfd, name, keep_dir=False)
-        os.mkfifo(name, m.mode & 0o7777, dir_fd=pfd)
+        os.mkfifo(name, 0o600, dir_fd=pfd)
         os.chown(name, m.uid, m.gid, dir_fd=pfd, follow_symlinks=False)
+        os.chmod(name, m.mode & 0o7777, dir_fd=pfd)  # after chown, which clears setuid bits
+        os.utime(name, (m.mtime, m.mtime), dir_fd=pfd)
         return 0
     # character and block devices: never created from an image; the container's /dev
     # is made by the runtime. Other types (sockets, unknown) are skipped as tar does.

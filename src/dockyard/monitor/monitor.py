@@ -42,7 +42,7 @@ SHED_AFTER = 1.0  # seconds a container runs before its monitor sheds its memory
 class MonitorTask:
     """What one monitor must do; built by the engine, handed over by fork."""
 
-    __slots__ = ("cid", "bundle", "spec", "db_path", "runtime", "runroot", "cgroups", "cgroup_path",
+    __slots__ = ("cid", "bundle", "db_path", "runtime", "runroot", "cgroups", "cgroup_path",
                  "log_path", "attach_out", "attach_err", "stdin", "keep_stdin_open", "auto_remove",
                  "status_fd", "go_fd", "boot_id")
 
@@ -105,22 +105,26 @@ def _read_go(fd: int) -> dict | None:
 
 
 def _run(task: MonitorTask) -> int:
-    from .._sys import libc
-    from ..runtime import get as get_runtime
-    from ..errors import DockyardError, StartError
-    from ..store.db import Database
-    from .logfile import JsonFileWriter
-
     for fd in (task.attach_out, task.attach_err, task.stdin, task.status_fd, task.go_fd):
         if fd is not None and fd >= 0:
             os.set_inheritable(fd, False)
     _detach()
     with open("/proc/self/comm", "w") as f:
         f.write("dockyard-mon")
-    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+    # the engine forked us before loading any of this: these imports overlap with its work
+    from .. import cgroups
+    from .._sys import libc
+    from ..core.host import boot_id
+    from ..runtime import get as get_runtime
+    from ..errors import DockyardError, StartError
+    from ..store.db import Database
+    from .logfile import JsonFileWriter
 
-    cg = task.cgroups
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
+    task.boot_id = boot_id()
     native = task.runtime == "native"
+    cg = task.cgroups = cgroups.manager()
+    task.cgroup_path = cgroups.container_path(task.cid)
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     stdin_keep = -1
@@ -132,30 +136,41 @@ def _run(task: MonitorTask) -> int:
         stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
     child_fds = (stdin, out_w, err_w)
     try:
+        if native:
+            cg.create(task.cgroup_path, {})
         runtime = get_runtime(task.runtime, task.runroot)
         pending = runtime.prepare(task.cid, task.bundle, child_fds,
-                                  cg.procs_files(task.cgroup_path) if cg and native else [],
-                                  cg.mounts() if cg else [])
-    except DockyardError as e:
-        _notify(task, f"error 125 {e.message}")
+                                  cg.procs_files(task.cgroup_path) if native else [], cg.mounts())
+    except (DockyardError, OSError) as e:
+        if native:
+            _destroy_cgroup(cg, task.cgroup_path)
+        _notify(task, f"error 125 {e.message if isinstance(e, DockyardError) else e}")
         return 125
     db = Database(task.db_path)  # opened while the child waits for its cgroup
     spec = _read_go(task.go_fd)
     if spec is None:
         pending.abort()
-        if cg and native:
+        if native:
             _destroy_cgroup(cg, task.cgroup_path)
         return 0
-    pending.launch(spec)
+    launched = False
     try:
-        pid = pending.wait()
+        if native:
+            cg.apply(task.cgroup_path, (spec.get("linux") or {}).get("resources") or {})
+            for w in cg.warnings:
+                _notify(task, f"warning {w}")
         log = JsonFileWriter(task.log_path)
+        launched = True
+        pending.launch(spec)
+        pid = pending.wait()
     except (DockyardError, OSError) as e:
+        if not launched:
+            pending.abort()
         for fd in (out_r, err_r, *child_fds):
             os.close(fd)
         code = e.exit_code if isinstance(e, StartError) else 125
         message = e.message if isinstance(e, DockyardError) else f"cannot open the container's log: {e}"
-        if cg and native:
+        if native:
             _destroy_cgroup(cg, task.cgroup_path)
         _finish_failed_start(task, db, code, message)
         _notify(task, f"error {code} {message}")

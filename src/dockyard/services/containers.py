@@ -16,6 +16,7 @@ import os
 
 from ..core import clock
 from ..core.files import rmtree, write_file, MountedError
+from ..core.host import boot_id
 from ..core.layout import Layout
 from ..errors import Conflict, ContainerNotFound, DockyardError, InvalidArgument, StartError
 from ..store.db import Database, IntegrityError
@@ -71,14 +72,6 @@ class Container:
         if self.state == "removing":
             return "Removal In Progress"
         return "Created"
-
-
-def boot_id() -> str:
-    try:
-        with open("/proc/sys/kernel/random/boot_id") as f:
-            return f.read().strip()
-    except OSError:
-        return ""
 
 
 def _monitor_alive(c: Container, current_boot: str) -> bool:

@@ -21,7 +21,6 @@ import os
 from ..core import clock
 from ..core.layout import Layout
 from ..errors import DockyardError, ImageNotFound, InvalidArgument, StartError
-from ..store.db import Database
 from .options import CreateOptions, Resources
 
 
@@ -90,7 +89,7 @@ class _Lines:
 class Engine:
     def __init__(self, root: str | None = None, runroot: str | None = None) -> None:
         self.layout = Layout(root, runroot)
-        self._db: Database | None = None
+        self._db = None
         self._specs: dict[str, dict] = {}
         self._driver: str | None = None
         self.warnings: list[str] = []
@@ -98,8 +97,11 @@ class Engine:
     # ---- plumbing -------------------------------------------------------------
 
     @property
-    def db(self) -> Database:
+    def db(self):
+        """The store's database, opened on first use (and closed before any fork)."""
         if self._db is None:
+            from ..store.db import Database
+
             self._db = Database(self.layout.db)
         return self._db
 

@@ -1,12 +1,14 @@
 """Starting containers: a monitor per container, forked before it is needed.
 
-A `Launch` creates the container's cgroup and forks the monitor (twice, so the
-monitor is nobody's child here and nothing has to reap it), and the monitor forks
-the container's process at once: that process joins the cgroup and unshares its
-namespaces while this process is still resolving the image and writing the
-bundle. `go(spec)` then writes the limits and sends the spec; the monitor answers
-over a status pipe: `started <pid>` or `error <code> <message>`, and, for an
-attached start, `exit <code>` at the end.
+A `Launch` forks the container's monitor (twice, so the monitor is nobody's child
+here and nothing has to reap it) as early as possible, before this process has
+even loaded the database code. The monitor creates the container's cgroup and
+forks the container's process at once: that process joins the cgroup (the first
+cgroup.procs write waits for an RCU grace period) and unshares its namespaces
+while this process resolves the image and writes the bundle. `go(spec)` sends
+the spec; the monitor writes the limits from it and answers over a status pipe:
+`warning <text>` lines, then `started <pid>` or `error <code> <message>`, and, for
+an attached start, `exit <code>` at the end.
 """
 
 from __future__ import annotations
@@ -19,30 +21,21 @@ from ..errors import DockyardError, StartError
 class Launch:
     def __init__(self, engine, cid: str, runtime: str, *, auto_remove: bool, keep_stdin_open: bool,
                  attach: bool, stdout: int = 1, stderr: int = 2, stdin: int | None = None) -> None:
-        from .. import cgroups
-        from .._sys import libc  # noqa: F401  (loaded here so the monitor and init inherit it)
         from ..monitor import monitor
-        from .containers import boot_id
 
         self.engine = engine
         self.cid = cid
         self.attach = attach
-        self.cg = cgroups.manager()
-        self.cgroup_path = cgroups.container_path(cid)
-        self.native = runtime == "native"
-        if self.native:
-            self.cg.warnings = engine.warnings
-            self.cg.create(self.cgroup_path, {})
         layout = engine.layout
         home = layout.container(cid)
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         go_r, go_w = os.pipe2(os.O_CLOEXEC)
         task = monitor.MonitorTask(
             cid=cid, bundle=home, db_path=layout.db, runtime=runtime, runroot=layout.runroot,
-            cgroups=self.cg, cgroup_path=self.cgroup_path, log_path=f"{home}/{cid}-json.log",
+            log_path=f"{home}/{cid}-json.log",
             attach_out=os.dup(stdout) if attach else None, attach_err=os.dup(stderr) if attach else None,
             stdin=os.dup(stdin) if stdin is not None else None, keep_stdin_open=keep_stdin_open,
-            auto_remove=auto_remove, boot_id=boot_id(), status_fd=status_w, go_fd=go_r)
+            auto_remove=auto_remove, status_fd=status_w, go_fd=go_r)
         engine.close()  # an SQLite connection must not cross a fork
         pid = os.fork()
         if pid == 0:
@@ -80,22 +73,19 @@ class Launch:
         from .engine import Attached, _Lines
 
         try:
-            if self.native:
-                self.cg.apply(self.cgroup_path, (spec.get("linux") or {}).get("resources") or {})
             data = memoryview(marshal.dumps(spec))
             while data:
                 data = data[os.write(self._go, data):]
         except BrokenPipeError:
             pass  # the monitor already failed; its status line says why
-        except BaseException:
-            self.abort()
-            raise
         finally:
-            if self._go >= 0:
-                os.close(self._go)
-                self._go = -1
+            os.close(self._go)
+            self._go = -1
         lines = _Lines(self._status)
         line = lines.next()
+        while line is not None and line.startswith("warning "):
+            self.engine.warnings.append(line[8:])
+            line = lines.next()
         self._reap()
         if line is None or not line.startswith("started "):
             os.close(self._status)
