@@ -115,7 +115,8 @@ def wanted_engines(args: argparse.Namespace) -> list[str]:
     names = [n.strip() for n in args.engines.split(",") if n.strip()]
     bad = [n for n in names if n not in ENGINE_NAMES]
     if bad:
-        raise SystemExit(f"error: unknown engine(s) {', '.join(bad)}; choose from {', '.join(ENGINE_NAMES)}")
+        log(f"error: unknown engine(s) {', '.join(bad)}; choose from {', '.join(ENGINE_NAMES)}")
+        sys.exit(2)  # a usage error, like argparse's
     return names
 
 

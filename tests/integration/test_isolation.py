@@ -38,10 +38,12 @@ def test_own_namespaces(dy):
     assert len(inside) == 6 and all(a != b for a, b in zip(inside, host))
 
 
-def test_network_namespace_has_only_loopback(dy):
+def test_network_namespace_has_only_loopback_and_it_is_up(dy):
     out = dy.ok("run", "--rm", "busybox", "cat", "/proc/net/dev")
     ifaces = [l.split(":")[0].strip() for l in out.splitlines()[2:]]
     assert ifaces == ["lo"]
+    out = dy.ok("run", "--rm", "busybox", "sh", "-c", "ip link show lo; ping -c 1 -W 2 127.0.0.1")
+    assert "UP" in out.split("\n")[0] and "1 packets received" in out
 
 
 def test_standard_mounts_and_devices(dy):

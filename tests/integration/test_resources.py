@@ -84,3 +84,28 @@ def test_limits_in_inspect(dy):
     out = dy.ok("inspect", "-f", "{{.HostConfig.Memory}} {{.HostConfig.NanoCpus}} {{.HostConfig.PidsLimit}}", cid)
     assert out.split() == [str(64 << 20), "1500000000", "50"]
     dy.ok("rm", cid)
+
+
+def test_cgroup_v2_layout_end_to_end(dy):
+    """On a v1 or hybrid host, a private mount namespace with cgroup2 mounted at
+    /sys/fs/cgroup makes Dockyard take its v2 path with the real kernel: the
+    container joins its own cgroup, sees a cgroup2 file system rooted there, and
+    the cgroup is gone afterwards. (On a v2 host every other test covers this.)"""
+    import shutil
+    import subprocess
+
+    if V2:
+        pytest.skip("the host is cgroup v2: the other tests already run this path")
+    if not shutil.which("unshare"):
+        pytest.skip("no unshare(1)")
+    script = ('mount -t cgroup2 none /sys/fs/cgroup || exit 77; '
+              '"$@" run --rm busybox sh -c "cat /proc/self/cgroup; mount | grep cgroup2; ls /sys/fs/cgroup/cgroup.procs"; '
+              'echo "exit=$?"; ls /sys/fs/cgroup/dockyard 2>/dev/null | wc -l')
+    p = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", *dy.cmd], capture_output=True, text=True,
+                       env=dy.env, timeout=120)
+    if p.returncode == 77:
+        pytest.skip("cgroup2 cannot be mounted here")
+    out = p.stdout
+    assert "0::/\n" in out and "cgroup2 on /sys/fs/cgroup type cgroup2 (ro" in out, p.stderr
+    assert "/sys/fs/cgroup/cgroup.procs" in out and "exit=0" in out
+    assert out.strip().endswith("0"), out  # the container's cgroup was removed

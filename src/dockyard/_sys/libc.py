@@ -109,6 +109,24 @@ def sethostname(name: str) -> None:
         raise _fail("sethostname", name)
 
 
+def loopback_up() -> None:
+    """Bring up `lo` in this network namespace (a new one starts with it down), with
+    the SIOCGIFFLAGS/SIOCSIFFLAGS ioctls on a throwaway socket."""
+    fd = _libc.socket(2, 2 | 0o2000000, 0)  # AF_INET, SOCK_DGRAM | SOCK_CLOEXEC
+    if fd < 0:
+        raise _fail("socket", "lo")
+    try:
+        ifr = ctypes.create_string_buffer(b"lo", 40)  # struct ifreq: name[16], flags
+        if _libc.ioctl(fd, 0x8913, ifr) != 0:  # SIOCGIFFLAGS
+            raise _fail("ioctl SIOCGIFFLAGS", "lo")
+        flags = int.from_bytes(ifr.raw[16:18], "little") | 0x1  # IFF_UP
+        ctypes.memmove(ctypes.addressof(ifr) + 16, flags.to_bytes(2, "little"), 2)
+        if _libc.ioctl(fd, 0x8914, ifr) != 0:  # SIOCSIFFLAGS
+            raise _fail("ioctl SIOCSIFFLAGS", "lo")
+    finally:
+        os.close(fd)
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     r = _libc.prctl(option, arg2, arg3, arg4, arg5)
     if r < 0:

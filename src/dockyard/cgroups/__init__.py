@@ -42,6 +42,42 @@ def manager():
     return V1Manager.from_mountinfo()
 
 
+def warm_up() -> None:
+    """Move this process into the cgroup it is already in.
+
+    The first cgroup.procs write after a quiet spell waits for an RCU grace period
+    (the kernel's cgroup_threadgroup_rwsem switching to its writer mode), ~10 ms
+    here; writers arriving while that switch is under way or shortly after it pay
+    nothing more. A throwaway process that starts the switch as soon as a container
+    is wanted spares the container's own join that wait. Failures do not matter.
+    """
+    try:
+        with open("/proc/self/cgroup") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return
+    candidates = []
+    for line in lines:
+        num, _, rest = line.partition(":")
+        controllers, _, path = rest.partition(":")
+        if num == "0" and not controllers:
+            candidates += [f"/sys/fs/cgroup{path}", f"/sys/fs/cgroup/unified{path}"]
+        elif controllers in ("pids", "memory"):
+            candidates.append(f"/sys/fs/cgroup/{controllers}{path}")
+    for d in candidates:
+        try:
+            fd = os.open(d.rstrip("/") + "/cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            os.write(fd, b"0")
+            return
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
 def from_description(desc: tuple):
     """A manager rebuilt from `describe()` (in a monitor that re-executed itself),
     without reading mountinfo again."""
@@ -55,7 +91,7 @@ def from_description(desc: tuple):
 
 
 def write(path: str, value: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CLOEXEC)  # as `echo > file` does
     try:
         os.write(fd, value.encode())
     finally:

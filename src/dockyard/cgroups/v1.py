@@ -116,7 +116,9 @@ class V1Manager:
                 raise InvalidArgument(f"cannot use cpuset cpus {cpus!r} mems {mems!r}: {os.strerror(e.errno)}") from None
         mem = r.get("memory") or {}
         if "limit" in mem:
-            self._set("memory", path, "memory.limit_in_bytes", str(mem["limit"]))
+            self._set("memory", path, "memory.limit_in_bytes", str(mem["limit"]),
+                      missing="Your kernel does not support memory limit capabilities or the cgroup is "
+                              "not mounted. Limitation discarded.")
             swap = mem.get("swap")
             if swap is not None:
                 self._set("memory", path, "memory.memsw.limit_in_bytes", str(swap),
@@ -127,7 +129,9 @@ class V1Manager:
             self._set("cpu", path, "cpu.shares", str(cpu["shares"]),
                       missing="Your kernel does not support CPU shares or the cgroup is not mounted. Shares discarded.")
         if "period" in cpu:
-            self._set("cpu", path, "cpu.cfs_period_us", str(cpu["period"]))
+            self._set("cpu", path, "cpu.cfs_period_us", str(cpu["period"]),
+                      missing="Your kernel does not support CPU CFS scheduler or the cgroup is not "
+                              "mounted. Period discarded.")
         if "quota" in cpu:
             self._set("cpu", path, "cpu.cfs_quota_us", str(cpu["quota"]),
                       missing="Your kernel does not support CPU CFS scheduler or the cgroup is not mounted. "

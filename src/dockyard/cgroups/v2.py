@@ -96,7 +96,9 @@ class V2Manager:
             self._set(d, "cpuset.mems", cpu["mems"], missing="cpuset controller unavailable: mems discarded")
         mem = r.get("memory") or {}
         if "limit" in mem:
-            self._set(d, "memory.max", str(mem["limit"]))
+            self._set(d, "memory.max", str(mem["limit"]),
+                      missing="Your kernel does not support memory limit capabilities or the cgroup is "
+                              "not mounted. Limitation discarded.")
             swap = mem.get("swap")
             if swap is not None:
                 value = "max" if swap < 0 else str(max(swap - mem["limit"], 0))

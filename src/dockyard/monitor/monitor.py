@@ -81,13 +81,22 @@ def run(task: MonitorTask) -> None:
     os._exit(0 if code == 0 else 1)
 
 
-def _detach() -> None:
+def _detach(keep: list[int]) -> None:
+    """A session of our own, stdio on /dev/null, and none of the caller's other
+    descriptors: a pipe the caller's caller is reading must not stay open for the
+    container's lifetime just because the CLI happened to inherit it."""
     os.setsid()
     null = os.open("/dev/null", os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     if null > 2:
         os.close(null)
+    low = 3
+    for fd in sorted(set(keep)):
+        if fd >= low:
+            os.closerange(low, fd)
+            low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
 def _read_go(fd: int) -> dict | None:
@@ -105,10 +114,11 @@ def _read_go(fd: int) -> dict | None:
 
 
 def _run(task: MonitorTask) -> int:
-    for fd in (task.attach_out, task.attach_err, task.stdin, task.status_fd, task.go_fd):
-        if fd is not None and fd >= 0:
-            os.set_inheritable(fd, False)
-    _detach()
+    keep = [fd for fd in (task.attach_out, task.attach_err, task.stdin, task.status_fd, task.go_fd)
+            if fd is not None and fd >= 0]
+    for fd in keep:
+        os.set_inheritable(fd, False)
+    _detach(keep)
     with open("/proc/self/comm", "w") as f:
         f.write("dockyard-mon")
     # the engine forked us before loading any of this: these imports overlap with its work
@@ -117,14 +127,12 @@ def _run(task: MonitorTask) -> int:
     from ..core.host import boot_id
     from ..runtime import get as get_runtime
     from ..errors import DockyardError, StartError
-    from ..store.db import Database
-    from .logfile import JsonFileWriter
 
     libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
     task.boot_id = boot_id()
     native = task.runtime == "native"
-    cg = task.cgroups = cgroups.manager()
-    task.cgroup_path = cgroups.container_path(task.cid)
+    cg = task.cgroups or cgroups.manager()  # the engine made the native runtime's cgroup
+    task.cgroups = cg
     out_r, out_w = os.pipe2(os.O_CLOEXEC)
     err_r, err_w = os.pipe2(os.O_CLOEXEC)
     stdin_keep = -1
@@ -136,8 +144,6 @@ def _run(task: MonitorTask) -> int:
         stdin = os.open("/dev/null", os.O_RDONLY | os.O_CLOEXEC)
     child_fds = (stdin, out_w, err_w)
     try:
-        if native:
-            cg.create(task.cgroup_path, {})
         runtime = get_runtime(task.runtime, task.runroot)
         pending = runtime.prepare(task.cid, task.bundle, child_fds,
                                   cg.procs_files(task.cgroup_path) if native else [], cg.mounts())
@@ -146,14 +152,16 @@ def _run(task: MonitorTask) -> int:
             _destroy_cgroup(cg, task.cgroup_path)
         _notify(task, f"error 125 {e.message if isinstance(e, DockyardError) else e}")
         return 125
-    db = Database(task.db_path)  # opened while the child waits for its cgroup
     spec = _read_go(task.go_fd)
     if spec is None:
         pending.abort()
         if native:
             _destroy_cgroup(cg, task.cgroup_path)
         return 0
+    from .logfile import JsonFileWriter
+
     launched = False
+    db = None
     try:
         if native:
             cg.apply(task.cgroup_path, (spec.get("linux") or {}).get("resources") or {})
@@ -162,6 +170,10 @@ def _run(task: MonitorTask) -> int:
         log = JsonFileWriter(task.log_path)
         launched = True
         pending.launch(spec)
+        # loaded and opened while the child mounts the container's root
+        from ..store.db import Database
+
+        db = Database(task.db_path)
         pid = pending.wait()
     except (DockyardError, OSError) as e:
         if not launched:
@@ -172,6 +184,10 @@ def _run(task: MonitorTask) -> int:
         message = e.message if isinstance(e, DockyardError) else f"cannot open the container's log: {e}"
         if native:
             _destroy_cgroup(cg, task.cgroup_path)
+        if db is None:
+            from ..store.db import Database
+
+            db = Database(task.db_path)
         _finish_failed_start(task, db, code, message)
         _notify(task, f"error {code} {message}")
         return code

@@ -1,11 +1,12 @@
 """Starting containers: a monitor per container, forked before it is needed.
 
-A `Launch` forks the container's monitor (twice, so the monitor is nobody's child
-here and nothing has to reap it) as early as possible, before this process has
-even loaded the database code. The monitor creates the container's cgroup and
-forks the container's process at once: that process joins the cgroup (the first
-cgroup.procs write waits for an RCU grace period) and unshares its namespaces
-while this process resolves the image and writes the bundle. `go(spec)` sends
+A `Launch` creates the container's cgroup and forks the container's monitor (twice,
+so the monitor is nobody's child here and nothing has to reap it) as early as
+possible, before this process has even loaded the database code. The monitor forks
+the container's process at once: that process joins the cgroup (the first
+cgroup.procs write waits for an RCU grace period, which the throwaway middle
+process of the double fork starts at once: cgroups.warm_up) and unshares its
+namespaces while this process resolves the image and writes the bundle. `go(spec)` sends
 the spec; the monitor writes the limits from it and answers over a status pipe:
 `warning <text>` lines, then `started <pid>` or `error <code> <message>`, and, for
 an attached start, `exit <code>` at the end.
@@ -21,29 +22,43 @@ from ..errors import DockyardError, StartError
 class Launch:
     def __init__(self, engine, cid: str, runtime: str, *, auto_remove: bool, keep_stdin_open: bool,
                  attach: bool, stdout: int = 1, stderr: int = 2, stdin: int | None = None) -> None:
+        from .. import cgroups
         from ..monitor import monitor
 
         self.engine = engine
         self.cid = cid
         self.attach = attach
         layout = engine.layout
+        cg = None
+        if runtime == "native":
+            # made here, before the fork, so the warm-up below cannot hold up the
+            # mkdirs (a cgroup.procs write holds the cgroup mutex while it waits)
+            cg = cgroups.manager()
+            cg.create(cgroups.container_path(cid), {})
         home = layout.container(cid)
         status_r, status_w = os.pipe2(os.O_CLOEXEC)
         go_r, go_w = os.pipe2(os.O_CLOEXEC)
         task = monitor.MonitorTask(
             cid=cid, bundle=home, db_path=layout.db, runtime=runtime, runroot=layout.runroot,
-            log_path=f"{home}/{cid}-json.log",
+            log_path=f"{home}/{cid}-json.log", cgroups=cg, cgroup_path=cgroups.container_path(cid),
             attach_out=os.dup(stdout) if attach else None, attach_err=os.dup(stderr) if attach else None,
             stdin=os.dup(stdin) if stdin is not None else None, keep_stdin_open=keep_stdin_open,
             auto_remove=auto_remove, status_fd=status_w, go_fd=go_r)
         engine.close()  # an SQLite connection must not cross a fork
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            if cg is not None:
+                cg.destroy(cgroups.container_path(cid))
+            raise
         if pid == 0:
             try:
                 os.close(status_r)
                 os.close(go_w)
                 if os.fork() == 0:
                     monitor.run(task)
+                if cg is not None:
+                    cgroups.warm_up()  # spares the container's cgroup join a ~10 ms kernel wait
             finally:
                 os._exit(0)
         self._intermediate = pid

@@ -117,6 +117,8 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]]) ->
             mounts.make_devices(root)
     if spec.get("hostname") and flags & libc.CLONE_NEWUTS:
         libc.sethostname(spec["hostname"])
+    if flags & libc.CLONE_NEWNET:
+        libc.loopback_up()
     mounts.pivot(root)
     if spec["root"].get("readonly"):
         mounts.remount_readonly_root()
