@@ -83,8 +83,8 @@ cat >"$tmp" <<LAUNCHER
 # dockyard launcher, written by scripts/install.sh
 import sys
 sys.path[:0] = ["$PKGDIR", "$SITE"]
-from dockyard.cli.main import main
-sys.exit(main())
+from dockyard.cli.main import run_and_exit
+run_and_exit()
 LAUNCHER
 chmod 755 "$tmp"
 mv -f "$tmp" "$BIN/dockyard"
