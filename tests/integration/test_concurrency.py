@@ -1,6 +1,5 @@
 """Many CLIs at once never corrupt state or fail with "database is locked"."""
 
-import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 

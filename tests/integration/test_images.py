@@ -11,7 +11,8 @@ import pytest
 BUSYBOX = "/usr/bin/busybox"
 
 
-def _layer(files: dict[str, bytes], symlinks: dict[str, str] = {}) -> bytes:
+def _layer(files: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
+    symlinks = symlinks or {}
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tf:
         dirs = sorted({os.path.dirname(p) for p in [*files, *symlinks] if os.path.dirname(p)})

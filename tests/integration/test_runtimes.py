@@ -3,7 +3,6 @@ interchangeable and comparable."""
 
 import os
 import shutil
-import subprocess
 
 import pytest
 

@@ -7,7 +7,7 @@ import errno
 import os
 
 from ..errors import InvalidArgument, KernelError
-from . import PARENT, read, read_key, remove_dir, write
+from . import read, read_key, remove_dir, write
 
 
 class V1Manager:

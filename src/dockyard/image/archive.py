@@ -92,7 +92,7 @@ def _spool(src, root: str) -> tuple[str, str]:
     path = f"{tmpdir}/archive.tar"
     head = src.read(6)
     if head[:2] == b"\x1f\x8b":
-        import gzip, io
+        import gzip
         reader = gzip.GzipFile(fileobj=_Prefixed(head, src))
     elif head[:3] == b"BZh":
         import bz2

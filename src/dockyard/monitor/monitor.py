@@ -266,7 +266,7 @@ def _pump(log, streams: dict[int, list], pidfd: int, pid: int, shed_after: float
         events = poller.poll(timeout)
         if not events and deadline is not None:
             break  # exited, but something it left behind still holds the pipes
-        for fd, ev in events:
+        for fd, _ in events:
             if fd == pidfd:
                 _, status = os.waitpid(pid, 0)
                 poller.unregister(pidfd)

@@ -18,7 +18,7 @@ from ..core import clock
 from ..core.files import rmtree, write_file, MountedError
 from ..core.host import boot_id
 from ..core.layout import Layout
-from ..errors import Conflict, ContainerNotFound, DockyardError, InvalidArgument, StartError
+from ..errors import Conflict, ContainerNotFound, DockyardError, InvalidArgument
 from ..store.db import Database, IntegrityError
 
 _COLUMNS = ("id, name, image, image_id, created, command, state, pid, monitor_pid, monitor_start, "
@@ -168,7 +168,7 @@ class Containers:
         """Claim id and name; a generated name is retried on a clash, a given one is not."""
         from ..core.ids import random_name
 
-        for attempt in range(20):
+        for _ in range(20):
             n = name or random_name()
             try:
                 with self.db.write() as conn:

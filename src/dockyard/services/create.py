@@ -54,7 +54,7 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, o
     }
     argv = entrypoint + cmd
     containers = engine._containers()
-    name = containers.insert(cid=cid, name=opts.name, image=image, image_id=img.id,
+    containers.insert(cid=cid, name=opts.name, image=image, image_id=img.id,
                              command=" ".join(argv), auto_remove=opts.auto_remove,
                              runtime=opts.runtime, config_json=jsonenc.dumps(config))
     home = engine.layout.container(cid)

@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import os
 
-from ..core import clock
 from ..core.layout import Layout
-from ..errors import DockyardError, ImageNotFound, InvalidArgument, StartError
-from .options import CreateOptions, Resources
+from ..errors import DockyardError, ImageNotFound, StartError
+from .options import CreateOptions
 
 
 class RunResult:

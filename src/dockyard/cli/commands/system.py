@@ -42,7 +42,7 @@ def info(ctx, argv: list[str]) -> int:
     lines = [
         "Client:",
         f" Version:    {v['Version']}",
-        f" Context:    default",
+        " Context:    default",
         "",
         "Server:",
         f" Containers: {i['Containers']}",
