@@ -76,13 +76,15 @@ fi
 # package and the environment's site-packages on sys.path itself.
 PKGDIR=$("$PREFIX/bin/python" -c 'import dockyard, os; print(os.path.dirname(os.path.dirname(dockyard.__file__)))')
 SITE=$("$PREFIX/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+PATHS="\"$PKGDIR\""
+[ "$SITE" = "$PKGDIR" ] || PATHS="$PATHS, \"$SITE\""
 mkdir -p "$BIN"
 tmp="$BIN/.dockyard.$$"
 cat >"$tmp" <<LAUNCHER
 #!$PREFIX/bin/python -IS
 # dockyard launcher, written by scripts/install.sh
 import sys
-sys.path[:0] = ["$PKGDIR", "$SITE"]
+sys.path[:0] = [$PATHS]
 from dockyard.cli.main import run_and_exit
 run_and_exit()
 LAUNCHER
