@@ -179,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         _err(f"dockyard: '{name}' is not a dockyard command. See 'dockyard --help'.")
         return 125
+    if os.geteuid() != 0 and name != "version" and not ({"-h", "--help"} & set(rest)):
+        _err("dockyard: this command needs root (containers need namespaces, mounts and cgroups)")
+        return 125
     ctx = Context(root, runroot)
     from ..errors import DockyardError
     from .flags import UsageError
