@@ -419,6 +419,19 @@ def prepare_dockyard_store(e: Engine, args: argparse.Namespace) -> None:
 # statistics and output
 
 
+def setup(args: argparse.Namespace, *, context: bool = True) -> list[Engine]:
+    """What every script does first: enter the peers' namespace, pick the engines,
+    prepare Dockyard's private store, print the header line."""
+    enter_peers_namespace(args)
+    engines = select_engines(args)
+    for e in engines:
+        if e.name == "dockyard":
+            prepare_dockyard_store(e, args)
+    if context:
+        print_context(engines, args)
+    return engines
+
+
 def p90(xs: Sequence[float]) -> float:
     s = sorted(xs)
     return s[max(0, math.ceil(0.9 * len(s)) - 1)]

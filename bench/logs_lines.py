@@ -62,12 +62,7 @@ def count_lines(e: Engine, cid: str, lines: int) -> tuple[int, bool]:
 
 def main() -> int:
     args = parse_args()
-    common.enter_peers_namespace(args)
-    engines = common.select_engines(args)
-    for e in engines:
-        if e.name == "dockyard":
-            common.prepare_dockyard_store(e, args)
-    common.print_context(engines, args)
+    engines = common.setup(args)
 
     started: dict[str, str] = {}
     counted: dict[str, tuple[int, bool]] = {}

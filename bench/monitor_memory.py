@@ -145,12 +145,7 @@ def run_engine(e: Engine, args: argparse.Namespace, started: list[str]) -> list[
 
 def main() -> int:
     args = parse_args()
-    common.enter_peers_namespace(args)
-    engines = common.select_engines(args)
-    for e in engines:
-        if e.name == "dockyard":
-            common.prepare_dockyard_store(e, args)
-    common.print_context(engines, args)
+    engines = common.setup(args)
 
     rows = []
     leftovers = []

@@ -82,11 +82,7 @@ def floor_engines(args: argparse.Namespace) -> list[Engine]:
 
 def main() -> int:
     args = parse_args()
-    common.enter_peers_namespace(args)
-    engines = common.select_engines(args)
-    for e in engines:
-        if e.name == "dockyard":
-            common.prepare_dockyard_store(e, args)
+    engines = common.setup(args, context=False)
     floors = [] if args.no_floors else floor_engines(args)
     everyone = engines + floors
     common.print_context(everyone, args)

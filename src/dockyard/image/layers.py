@@ -79,6 +79,24 @@ def open_uncompressed(f):
     return f
 
 
+def _drain(reader) -> None:
+    while reader.read(1 << 20):
+        pass
+
+
+def _verified(blob, diff_id: str, consume) -> None:
+    """Feed the uncompressed layer to `consume` and check it hashes to `diff_id`."""
+    raw = open_uncompressed(blob)
+    reader = HashingReader(raw)
+    try:
+        consume(reader)
+    finally:
+        if raw is not blob:
+            raw.close()
+    if reader.digest() != diff_id:
+        raise InvalidImage(f"layer content does not match its digest: expected {diff_id}, got {reader.digest()}")
+
+
 class LayerStore:
     def __init__(self, root: str, whiteouts: str) -> None:
         self.root = root
@@ -101,17 +119,7 @@ class LayerStore:
         final = f"{self.root}/{hexid}"
         if os.path.isdir(final + "/diff"):
             # already unpacked from another image: still make sure this blob is that layer
-            raw = open_uncompressed(blob)
-            reader = HashingReader(raw)
-            try:
-                while reader.read(1 << 20):
-                    pass
-            finally:
-                if raw is not blob:
-                    raw.close()
-            if reader.digest() != diff_id:
-                raise InvalidImage(
-                    f"layer content does not match its digest: expected {diff_id}, got {reader.digest()}")
+            _verified(blob, diff_id, lambda reader: _drain(reader))
             return disk_usage(final + "/diff")
         from .tarsafe import apply_layer
 
@@ -120,16 +128,7 @@ class LayerStore:
         tmp = f"{self.root}/ingest/{os.urandom(8).hex()}"
         os.makedirs(tmp + "/diff", mode=0o755)
         try:
-            raw = open_uncompressed(blob)
-            reader = HashingReader(raw)
-            try:
-                apply_layer(reader, tmp + "/diff", self.whiteouts)
-            finally:
-                if raw is not blob:
-                    raw.close()
-            if reader.digest() != diff_id:
-                raise InvalidImage(
-                    f"layer content does not match its digest: expected {diff_id}, got {reader.digest()}")
+            _verified(blob, diff_id, lambda reader: apply_layer(reader, tmp + "/diff", self.whiteouts))
             try:
                 os.rename(tmp, final)
             except OSError:
