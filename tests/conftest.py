@@ -17,6 +17,8 @@ import sys
 import pytest
 
 IS_ROOT = os.geteuid() == 0
+# no test may reach a registry outside this machine, whether through the CLI or the API
+os.environ["DOCKYARD_OFFLINE"] = "1"
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 if SRC not in sys.path:
     sys.path.insert(0, SRC)
@@ -36,7 +38,8 @@ class Dockyard:
         self.base = base
         self.root = os.path.join(base, "root")
         self.runroot = os.path.join(base, "run")
-        self.env = dict(os.environ, DOCKYARD_ROOT=self.root, DOCKYARD_RUNROOT=self.runroot)
+        # DOCKYARD_OFFLINE: a test must never reach a registry outside this machine
+        self.env = dict(os.environ, DOCKYARD_ROOT=self.root, DOCKYARD_RUNROOT=self.runroot, DOCKYARD_OFFLINE="1")
         self.env.pop("DOCKYARD_STORAGE_DRIVER", None)
         self.cmd = cli_command()
 

@@ -9,8 +9,9 @@ later) turn them into an exit code and one line on stderr, or an HTTP status::
     │   ├── ImageNotFound                             "No such image: x"
     │   └── ContainerNotFound                         "No such container: x"
     ├── Conflict                          1 / 409   name in use, container running, image in use
+    ├── Unauthorized                      1 / 401   a registry refused the credentials
     ├── InvalidImage                      1 / 400   corrupt, truncated or hostile archive or layer
-    ├── Unavailable                     125 / 503   a kernel feature or tool this machine lacks
+    ├── Unavailable                       1 / 503   a registry, kernel feature or tool out of reach
     ├── KernelError                     125 / 500   a syscall failed: names the call and the path
     └── StartError                  125-127 / 500   the container's process could not be started
 
@@ -62,6 +63,10 @@ class Conflict(DockyardError):
     http_status = 409
 
 
+class Unauthorized(DockyardError):
+    http_status = 401
+
+
 class InvalidImage(DockyardError):
     """An image, archive or layer is corrupt, truncated, or tries to leave its root."""
 
@@ -69,7 +74,6 @@ class InvalidImage(DockyardError):
 
 
 class Unavailable(DockyardError):
-    status = 125
     http_status = 503
 
 

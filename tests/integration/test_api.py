@@ -44,7 +44,7 @@ def test_create_and_start_attached(engine, tmp_path):
 
 def test_errors_are_exceptions_with_docker_codes(engine):
     with pytest.raises(ImageNotFound):
-        engine.run("no-such-image")
+        engine.run("no-such-image", pull="never")
     with pytest.raises(StartError) as e:
         engine.run("busybox", ["no-such-command"], auto_remove=True)
     assert e.value.exit_code == 127

@@ -28,7 +28,7 @@ def test_run_path_avoids_heavy_modules():
     mods = _modules("import dockyard.cli.main, dockyard.cli.commands.run, dockyard.services.start, "
                     "dockyard.services.create, dockyard.services.engine, dockyard.services.containers, "
                     "dockyard.image.images, dockyard.snapshot.overlay, dockyard.snapshot.lookup, "
-                    "dockyard.cgroups.v1, dockyard.cgroups.v2, dockyard.oci.users")
+                    "dockyard.cgroups.v1, dockyard.cgroups.v2, dockyard.oci.users, dockyard.cli.progress")
     assert not (mods & HEAVY), sorted(mods & HEAVY)
 
 

@@ -19,14 +19,19 @@ COMMANDS = {
     "images": ("images", "images"), "rmi": ("images", "rmi"), "load": ("images", "load"),
     "import": ("images", "import_"), "inspect": ("inspect", "inspect"),
     "info": ("system", "info"), "version": ("system", "version"),
+    "pull": ("pull", "pull"), "push": ("pull", "push"), "login": ("login", "login"),
+    "logout": ("login", "logout"), "tag": ("images", "tag"), "save": ("images", "save"),
+    "history": ("images", "history"), "export": ("export", "export"),
 }
 # management commands: `dockyard container ls` is `dockyard ps`, and so on
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps",
                   "ps": "ps", "logs": "logs", "stop": "stop", "kill": "kill", "rm": "rm",
-                  "remove": "rm", "wait": "wait", "inspect": "inspect", "prune": "container prune"},
+                  "remove": "rm", "wait": "wait", "inspect": "inspect", "prune": "container prune",
+                  "export": "export"},
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "load": "load",
-              "import": "import", "inspect": "inspect", "prune": "image prune"},
+              "import": "import", "inspect": "inspect", "prune": "image prune", "pull": "pull",
+              "push": "push", "tag": "tag", "save": "save", "history": "history"},
     "system": {"prune": "system prune", "info": "info"},
 }
 PRUNES = {"system prune": "system_prune", "container prune": "container_prune",
@@ -35,9 +40,10 @@ RUN_FAMILY = ("run", "create", "start")
 
 SUMMARY = "A container engine with Docker's command line, in Python, without a daemon"
 HELP_GROUPS = (
-    ("Common Commands", ("run", "ps", "images", "logs", "info", "version")),
+    ("Common Commands", ("run", "ps", "images", "pull", "push", "login", "logout", "logs", "info", "version")),
     ("Management Commands", ("container", "image", "system")),
-    ("Commands", ("create", "import", "inspect", "kill", "load", "rm", "rmi", "start", "stop", "wait")),
+    ("Commands", ("create", "export", "history", "import", "inspect", "kill", "load", "rm", "rmi",
+                  "save", "start", "stop", "tag", "wait")),
 )
 DESCRIPTIONS = {
     "run": "Create and run a new container from an image",
@@ -49,6 +55,11 @@ DESCRIPTIONS = {
     "load": "Load an image from a tar archive or STDIN", "rm": "Remove one or more containers",
     "rmi": "Remove one or more images", "start": "Start one or more stopped containers",
     "stop": "Stop one or more running containers",
+    "pull": "Download an image from a registry", "push": "Upload an image to a registry",
+    "login": "Log in to a registry", "logout": "Log out from a registry",
+    "tag": "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+    "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
+    "history": "Show the history of an image", "export": "Export a container's filesystem as a tar archive",
     "wait": "Block until one or more containers stop, then print their exit codes",
 }
 
@@ -91,8 +102,8 @@ def _global_help() -> str:
 def _group_help(group: str) -> str:
     lines = ["", f"Usage:  dockyard {group} COMMAND", "", DESCRIPTIONS[group], "", "Commands:"]
     for sub, target in GROUPS[group].items():
-        key = target if target in DESCRIPTIONS else target
-        desc = DESCRIPTIONS.get(key) or {"container prune": "Remove all stopped containers",
+        desc = DESCRIPTIONS.get(target) or {"container prune": "Remove all stopped containers",
+                                         "images": "List images", "rmi": "Remove one or more images",
                                          "image prune": "Remove unused images",
                                          "system prune": "Remove unused data"}.get(target, "")
         lines.append(f"  {sub.ljust(12)}{desc}")

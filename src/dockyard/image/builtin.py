@@ -179,12 +179,14 @@ class BuiltinImages:
 
     name = "built-in"
 
-    def provides(self, ref: reference.Reference) -> bool:
-        return str(ref) in BUILDERS
+    def provides(self, ref: reference.Reference, platform: str | None = None) -> bool:
+        from ..oci.platform import host, parse
 
-    def provide(self, ref: reference.Reference, ingest_factory, arch: str) -> str:
-        layer, config = BUILDERS[str(ref)](arch)
-        with ingest_factory() as ing:
+        return str(ref) in BUILDERS and (platform is None or str(parse(platform)) == str(host()))
+
+    def provide(self, engine, ref: reference.Reference, progress, platform: str | None = None) -> str:
+        layer, config = BUILDERS[str(ref)](engine.arch())
+        with engine._ingest() as ing:
             digest = ing.blob(layer)
             size = ing.layer(digest, digest)
             image_id, _ = ing.commit(config, [(digest, len(layer), mediatypes.OCI_LAYER)], [str(ref)], [size])

@@ -88,11 +88,14 @@ class Ingest:
         return size
 
     def commit(self, config_bytes: bytes, layer_blobs: list[tuple[str, int, str]],
-               tags: list[str], sizes: list[int]) -> tuple[str, list[tuple[str, str]]]:
+               tags: list[str], sizes: list[int], manifest_bytes: bytes | None = None,
+               repo_digests: list[tuple[str, str]] = ()) -> tuple[str, list[tuple[str, str]]]:
         """Store config and manifest and add the image with its tags.
 
-        `layer_blobs` is (digest, size, media type) per layer. Returns the image id and,
-        for each tag that moved, (tag, the image it pointed at before).
+        `layer_blobs` is (digest, size, media type) per layer; `manifest_bytes` the
+        manifest as a registry served it (else one is written); `repo_digests`
+        (repository, digest) pairs it is known by. Returns the image id and, for each
+        tag that moved, (tag, the image it pointed at before).
         """
         try:
             config = json.loads(config_bytes)
@@ -104,13 +107,15 @@ class Ingest:
         if len(diff_ids) != len(layer_blobs):
             raise InvalidImage(f"image config lists {len(diff_ids)} layers, the image has {len(layer_blobs)}")
         image_id = self.blob(config_bytes)
-        manifest = {
-            "schemaVersion": 2,
-            "mediaType": mediatypes.OCI_MANIFEST,
-            "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": image_id, "size": len(config_bytes)},
-            "layers": [{"mediaType": mt, "digest": d, "size": s} for d, s, mt in layer_blobs],
-        }
-        manifest_digest = self.blob(json.dumps(manifest, separators=(",", ":")).encode())
+        if manifest_bytes is None:
+            manifest = {
+                "schemaVersion": 2,
+                "mediaType": mediatypes.OCI_MANIFEST,
+                "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": image_id, "size": len(config_bytes)},
+                "layers": [{"mediaType": mt, "digest": d, "size": s} for d, s, mt in layer_blobs],
+            }
+            manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
+        manifest_digest = self.blob(manifest_bytes)
         now = now_ns()
         moved = []
         with self.db.write() as conn:
@@ -118,6 +123,9 @@ class Ingest:
                 conn.execute("INSERT OR IGNORE INTO layers (diff_id, size, blob, media_type) VALUES (?,?,?,?)",
                              (d, sizes[diff_ids.index(d)], blob, mt))
             self.images.add(conn, config, image_id, sum(sizes), manifest_digest, now)
+            for name, digest in repo_digests:
+                conn.execute("INSERT OR REPLACE INTO repo_digests (name, digest, image_id) VALUES (?,?,?)",
+                             (name, digest, image_id))
             for t in tags:
                 old = self.images.tag(conn, image_id, t, now)
                 if old:

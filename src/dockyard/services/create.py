@@ -17,7 +17,7 @@ from ..oci.imageconfig import command_for, merge_env
 from .options import CreateOptions
 
 
-def create(engine, image: str, command: list[str] | None, opts: CreateOptions, on_missing,
+def create(engine, image: str, command: list[str] | None, opts: CreateOptions, progress,
            cid: str | None = None):
     from .. import cgroups
     from ..oci.users import resolve_user
@@ -29,7 +29,7 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, o
         from ..errors import InvalidArgument
 
         raise InvalidArgument(f"unknown or invalid runtime name: {opts.runtime}")
-    img = engine.ensure_image(image, on_missing)
+    img = engine.ensure_image(image, progress, opts.pull, opts.platform)
     entrypoint, cmd = command_for(img.entrypoint, img.cmd, opts.entrypoint, command or [])
     cid = cid or new_id()
     hostname = opts.hostname or cid[:12]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 
 from ..core.layout import Layout
-from ..errors import DockyardError, ImageNotFound, StartError
+from ..errors import DockyardError, ImageNotFound, InvalidArgument, StartError
 from .options import CreateOptions
 
 
@@ -173,28 +173,36 @@ class Engine:
         """[(Image, [full tags])] of every stored image, newest first."""
         return self._images().all()
 
-    def ensure_image(self, text: str, on_missing=None):
-        """The image for `run`/`create`: from the store, else from the image sources
-        (built-in images; registries later). `on_missing(message)` is told first,
-        as Docker prints "Unable to find image ... locally" before pulling."""
-        images = self._images()
-        img = images.find(text)
-        if img is not None:
-            return img
-        from ..image.resolve import default_sources
+    def ensure_image(self, text: str, progress=None, pull: str = "missing", platform: str | None = None):
+        """The image for `run`/`create`, by Docker's `--pull` policy: from the store
+        ("missing": else from the image sources, the built-in images and then the
+        reference's registry; "always": from the registry first; "never": store only).
+        `progress` (a registry.pull.Progress) hears "Unable to find image ... locally"
+        first, as Docker prints it, then the pull."""
         from ..oci import reference
 
+        images = self._images()
+        if pull not in ("missing", "always", "never"):
+            raise InvalidArgument(f'invalid pull option: "{pull}": must be one of "missing", "always", or "never"')
+        if pull != "always":
+            img = images.find(text)
+            if img is not None:
+                return img
         ref = reference.parse(text)
-        message = f"Unable to find image '{ref.familiar}' locally"
-        for source in default_sources():
-            if source.provides(ref):
-                if on_missing:
-                    on_missing(message)
-                source.provide(ref, self._ingest, self.arch())
-                img = images.by_tag(str(ref))
+        if pull == "never":
+            raise ImageNotFound(f"No such image: {ref.familiar}")
+        from ..image.resolve import RegistrySource, default_sources
+
+        sources = [RegistrySource()] if pull == "always" else default_sources()
+        if progress is not None and pull != "always":
+            progress.status(f"Unable to find image '{ref.familiar}' locally")
+        for source in sources:
+            if source.provides(ref, platform):
+                source.provide(self, ref, progress, platform)
+                img = images.by_tag(str(ref)) if ref.tag else images.find(text)
                 if img is not None:
                     return img
-        raise ImageNotFound(message)
+        raise ImageNotFound(f"No such image: {ref.familiar}")
 
     def load(self, fileobj):
         """Load a `docker save` archive or an OCI image layout tarball."""
@@ -219,6 +227,50 @@ class Engine:
 
         return remove_image(self, ref, force)
 
+    def pull(self, ref: str, platform: str | None = None, progress=None) -> tuple[str, str, bool]:
+        """Pull from a registry: (image id, normalised reference, whether the tag moved)."""
+        from .registry import pull
+
+        return pull(self, ref, platform, progress)
+
+    def push(self, ref: str, progress=None) -> tuple[str, int]:
+        """Push a tagged image: (manifest digest, manifest size)."""
+        from .registry import push
+
+        return push(self, ref, progress)
+
+    def login(self, server: str | None, user: str, password: str) -> str:
+        from .registry import login
+
+        return login(server, user, password)
+
+    def logout(self, server: str | None) -> tuple[str, bool]:
+        from .registry import logout
+
+        return logout(server)
+
+    def tag(self, source: str, target: str) -> None:
+        from .images import tag
+
+        tag(self, source, target)
+
+    def history(self, ref: str) -> list[dict]:
+        from .images import history
+
+        return history(self, ref)
+
+    def save(self, refs: list[str], out) -> None:
+        """Write images as one tar (docker-archive and OCI image layout) to `out`."""
+        from .images import save
+
+        save(self, refs, out)
+
+    def export(self, ref: str, out) -> None:
+        """Write a container's root file system as a tar to `out`."""
+        from .export import export
+
+        export(self, ref, out)
+
     def inspect_image(self, ref: str) -> dict:
         from .inspect import image_document
 
@@ -233,11 +285,11 @@ class Engine:
         return self._containers().list(all=all)
 
     def create(self, image: str, command: list[str] | None = None,
-               options: CreateOptions | None = None, *, on_missing=None):
+               options: CreateOptions | None = None, *, progress=None):
         """Create a container (state Created); returns it. Nothing runs yet."""
         from .create import create
 
-        return create(self, image, command, options or CreateOptions(), on_missing)
+        return create(self, image, command, options or CreateOptions(), progress)
 
     def start(self, ref: str, *, attach: bool = False, stdout: int = 1, stderr: int = 2,
               stdin: int | None = None) -> Attached | None:
@@ -250,7 +302,7 @@ class Engine:
 
     def run(self, image: str, command: list[str] | None = None, *, detach: bool = False,
             stdout: int | None = None, stderr: int | None = None, stdin: int | None = None,
-            on_missing=None, options: CreateOptions | None = None, **kwargs):
+            progress=None, options: CreateOptions | None = None, **kwargs):
         """create + start. Detached: returns the Container. Attached: waits and returns
         a RunResult; output is captured unless `stdout`/`stderr` descriptors are given.
         Options are CreateOptions' keywords (name=, env=, auto_remove=, resources=...)."""
@@ -258,13 +310,13 @@ class Engine:
 
         opts = options or CreateOptions(**kwargs)
         if detach:
-            cid, _ = run(self, image, command, opts, detach=True, stdin=stdin, on_missing=on_missing)
+            cid, _ = run(self, image, command, opts, detach=True, stdin=stdin, progress=progress)
             return self.container(cid)
         if stdout is not None and stderr is not None:
             cid, handle = run(self, image, command, opts, detach=False, stdout=stdout, stderr=stderr,
-                              stdin=stdin, on_missing=on_missing)
+                              stdin=stdin, progress=progress)
             return RunResult(cid, handle.wait(), None, None)
-        return _run_captured(self, image, command, opts, stdout, stderr, stdin, on_missing)
+        return _run_captured(self, image, command, opts, stdout, stderr, stdin, progress)
 
     def stop(self, ref: str, timeout: int | None = None) -> None:
         from .signals import stop_signal
@@ -338,7 +390,7 @@ class Engine:
 
 
 def _run_captured(engine: Engine, image: str, command, opts, stdout: int | None, stderr: int | None,
-                  stdin: int | None, on_missing) -> RunResult:
+                  stdin: int | None, progress) -> RunResult:
     """Attach to pipes of our own and collect what the container prints."""
     import select
     from .start import run
@@ -353,7 +405,7 @@ def _run_captured(engine: Engine, image: str, command, opts, stdout: int | None,
         pipes[r] = "stderr"
     try:
         cid, handle = run(engine, image, command, opts, detach=False, stdout=out_fd, stderr=err_fd,
-                          stdin=stdin, on_missing=on_missing)
+                          stdin=stdin, progress=progress)
     except BaseException:
         for fd in pipes:
             os.close(fd)

@@ -4,6 +4,8 @@ no other image uses)."""
 
 from __future__ import annotations
 
+import os
+
 from ..errors import Conflict, ImageNotFound, InvalidArgument
 from ..oci import reference
 
@@ -13,6 +15,7 @@ def delete_image_files(engine, image_id: str, manifest: str | None, diff_ids: li
     the bytes freed."""
     with engine.db.write() as conn:
         conn.execute("DELETE FROM tags WHERE image_id=?", (image_id,))
+        conn.execute("DELETE FROM repo_digests WHERE image_id=?", (image_id,))
         conn.execute("DELETE FROM images WHERE id=?", (image_id,))
     return collect_garbage(engine)
 
@@ -52,6 +55,16 @@ def collect_garbage(engine) -> int:
         for digest in blobs.digests():
             if digest not in keep_blobs:
                 freed += blobs.remove(digest)
+        # with the lock held exclusively no ingest is running: what they left is debris
+        from ..core.files import rmtree
+
+        for debris in (f"{engine.layout.blobs}/ingest", f"{engine.layout.layers}/ingest",
+                       f"{engine.layout.root}/tmp"):
+            try:
+                for name in os.listdir(debris):
+                    rmtree(f"{debris}/{name}")
+            except FileNotFoundError:
+                pass
         try:
             names = os.listdir(engine.layout.layers)
         except FileNotFoundError:
@@ -109,4 +122,64 @@ def remove_image(engine, text: str, force: bool) -> list[tuple[str, str]]:
     return out
 
 
-__all__ = ["remove_image", "delete_image_files", "ImageNotFound"]
+def tag(engine, source: str, target: str) -> None:
+    from ..core.clock import now_ns
+
+    img = engine._images().lookup(source)
+    ref = reference.parse(target)
+    if ref.digest:
+        raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
+    with engine.db.write() as conn:
+        engine._images().tag(conn, img.id, str(ref), now_ns())
+
+
+def history(engine, text: str) -> list[dict]:
+    """The image's history, newest first: one entry per build step, with the size
+    of the layer it made (0 for steps that only changed the config)."""
+    import json
+
+    from ..store.blobs import BlobStore
+
+    img = engine._images().lookup(text)
+    config = json.loads(BlobStore(engine.layout.blobs).read(img.id))
+    sizes = {d: s for d, s in engine.db.all(
+        f"SELECT diff_id, size FROM layers WHERE diff_id IN ({','.join('?' * len(img.layers))})",
+        tuple(img.layers))} if img.layers else {}
+    entries = config.get("history") or [{"created": config.get("created", ""), "created_by": ""}] * len(img.layers)
+    out = []
+    layers = iter(img.layers)
+    for i, h in enumerate(entries):
+        empty = bool(h.get("empty_layer"))
+        diff_id = None if empty else next(layers, None)
+        out.append({"Id": "<missing>", "Created": h.get("created", ""), "CreatedBy": h.get("created_by", ""),
+                    "Size": sizes.get(diff_id, 0) if diff_id else 0, "Comment": h.get("comment", ""),
+                    "Tags": None})
+    out.reverse()
+    if out:
+        out[0]["Id"] = img.id
+        out[0]["Tags"] = [reference.familiar(t) for t in engine._images().tags_of(img.id)] or None
+    return out
+
+
+def save(engine, refs: list[str], out) -> None:
+    from ..image.save import save as write
+    from ..store.blobs import BlobStore
+
+    images = engine._images()
+    chosen: dict[str, tuple] = {}
+    for text in refs:
+        img = images.lookup(text)
+        tags = chosen.get(img.id, (img, []))[1]
+        try:
+            r = reference.parse(text)
+            if str(r) in images.tags_of(img.id):
+                tags.append(str(r))
+        except InvalidArgument:
+            pass
+        if not tags and not text.startswith("sha256:") and not img.id[7:].startswith(text):
+            tags.extend(images.tags_of(img.id))
+        chosen[img.id] = (img, tags)
+    write(list(chosen.values()), BlobStore(engine.layout.blobs), out)
+
+
+__all__ = ["remove_image", "delete_image_files", "collect_garbage", "tag", "history", "save", "ImageNotFound"]

@@ -79,7 +79,8 @@ def image_document(engine, img) -> dict:
     raw = BlobStore(engine.layout.blobs).read(img.id)
     config = json.loads(raw)
     tags = engine._images().tags_of(img.id)
-    digests: list[str] = []  # registry digests arrive with pull; a loaded image has none
+    digests = sorted({f"{reference.parse(name + ':x').familiar_name}@{digest}" for name, digest in
+                      engine.db.all("SELECT name, digest FROM repo_digests WHERE image_id=?", (img.id,))})
     return {
         "Id": img.id,
         "RepoTags": [reference.familiar(t) for t in tags],

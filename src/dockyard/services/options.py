@@ -148,13 +148,14 @@ class CreateOptions:
     """Everything `create`/`run` accept beyond the image and command."""
 
     __slots__ = ("name", "entrypoint", "env", "workdir", "user", "hostname", "auto_remove",
-                 "interactive", "tty", "resources", "runtime", "labels", "stop_signal")
+                 "interactive", "tty", "resources", "runtime", "labels", "stop_signal", "pull", "platform")
 
     def __init__(self, *, name: str | None = None, entrypoint: str | None = None,
                  env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
                  hostname: str | None = None, auto_remove: bool = False, interactive: bool = False,
                  tty: bool = False, resources: Resources | None = None, runtime: str = "native",
-                 labels: dict[str, str] | None = None, stop_signal: str | None = None) -> None:
+                 labels: dict[str, str] | None = None, stop_signal: str | None = None,
+                 pull: str = "missing", platform: str | None = None) -> None:
         self.name = name
         self.entrypoint = entrypoint
         self.env = list(env or [])
@@ -168,6 +169,8 @@ class CreateOptions:
         self.runtime = runtime or "native"
         self.labels = dict(labels or {})
         self.stop_signal = stop_signal
+        self.pull = pull
+        self.platform = platform
 
     def validate(self) -> None:
         from ..core.ids import valid_name
@@ -187,6 +190,8 @@ class CreateOptions:
         if self.hostname is not None and self.hostname:
             if len(self.hostname) > 64 or not all(c.isascii() and (c.isalnum() or c in "-.") for c in self.hostname):
                 raise InvalidArgument(f"invalid hostname format: {self.hostname}")
+        if self.pull not in ("missing", "always", "never"):
+            raise InvalidArgument(f'invalid pull option: "{self.pull}": must be one of "missing", "always", or "never"')
         if self.tty:
             raise InvalidArgument("the input device is not a TTY: -t/--tty is not supported yet")
         self.resources.validate()

@@ -144,7 +144,7 @@ def start(engine, ref: str, *, attach: bool, stdout: int, stderr: int, stdin: in
 
 
 def run(engine, image: str, command: list[str] | None, opts, *, detach: bool, stdout: int = 1,
-        stderr: int = 2, stdin: int | None = None, on_missing=None):
+        stderr: int = 2, stdin: int | None = None, progress=None):
     """create + start, with the container's process forked before `create` begins.
     Returns (container id, Attached handle or None)."""
     from ..core.ids import new_id
@@ -156,7 +156,7 @@ def run(engine, image: str, command: list[str] | None, opts, *, detach: bool, st
                     keep_stdin_open=opts.interactive and stdin is None, attach=not detach,
                     stdout=stdout, stderr=stderr, stdin=stdin)
     try:
-        c = create(engine, image, command, opts, on_missing, cid=cid)
+        c = create(engine, image, command, opts, progress, cid=cid)
         if not engine._containers().claim_start(c):
             raise DockyardError(f"container {cid[:12]} was started by someone else")
         spec = engine._specs.pop(cid)

@@ -4,7 +4,7 @@ One file, `<root>/dockyard.db`, in WAL mode with a busy timeout, so many CLIs ca
 read and write at once; every write is one `BEGIN IMMEDIATE` transaction, so two
 writers never deadlock on a lock upgrade (SQLite does not retry those).
 
-Schema, version 1 (`PRAGMA user_version`)::
+Schema, version 2 (`PRAGMA user_version`; version 1 lacked repo_digests)::
 
     meta        key TEXT PK, value TEXT                  storage driver, creation time
     images      id TEXT PK                               "sha256:<hex>" = digest of the config blob
@@ -28,6 +28,8 @@ Schema, version 1 (`PRAGMA user_version`)::
                 exit_code INTEGER, oom_killed INTEGER, error TEXT
                 auto_remove INTEGER, runtime TEXT
                 config TEXT                              JSON: Config and HostConfig, Docker's names
+    repo_digests name TEXT, digest TEXT -> images.id  "docker.io/library/busybox", the digest of
+                                                     the manifest (or index) it was pulled/pushed as
 
 The `_sqlite3` C module is used directly: the `sqlite3` package on top of it also
 imports `datetime` and registers adapters, ~2 ms that `run` does not need.
@@ -42,7 +44,7 @@ try:
 except ImportError:  # pragma: no cover - a Python built without the C module's name
     from sqlite3 import OperationalError, IntegrityError, connect as _connect
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -63,6 +65,9 @@ CREATE TABLE IF NOT EXISTS containers (
     oom_killed INTEGER NOT NULL DEFAULT 0, error TEXT,
     auto_remove INTEGER NOT NULL DEFAULT 0, runtime TEXT NOT NULL, config TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);
+CREATE TABLE IF NOT EXISTS repo_digests (
+    name TEXT NOT NULL, digest TEXT NOT NULL, image_id TEXT NOT NULL, PRIMARY KEY (name, digest));
+CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);
 """
 
 __all__ = ["Database", "IntegrityError", "OperationalError", "join_list", "split_list"]

@@ -12,7 +12,20 @@ IMAGES = Command("images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", [
     Flag("-q, --quiet", "bool", "Only show image IDs"),
     Flag("--no-trunc", "bool", "Don't truncate output"),
     Flag("--digests", "bool", "Show digests"),
+    Flag("-f, --filter", "list", "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)"),
 ], max_args=1, aliases=("image ls", "image list"))
+TAG = Command("tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+              "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", [], min_args=2, max_args=2,
+              aliases=("image tag",))
+SAVE = Command("save", "[OPTIONS] IMAGE [IMAGE...]",
+               "Save one or more images to a tar archive (streamed to STDOUT by default)", [
+                   Flag("-o, --output", "str", "Write to a file, instead of STDOUT"),
+               ], min_args=1, aliases=("image save",))
+HISTORY = Command("history", "[OPTIONS] IMAGE", "Show the history of an image", [
+    Flag("-H, --human", "bool", "Print sizes and dates in human readable format", default=True),
+    Flag("--no-trunc", "bool", "Don't truncate output"),
+    Flag("-q, --quiet", "bool", "Only show image IDs"),
+], min_args=1, max_args=1, aliases=("image history",))
 RMI = Command("rmi", "[OPTIONS] IMAGE [IMAGE...]", "Remove one or more images", [
     Flag("-f, --force", "bool", "Force removal of the image"),
     Flag("--no-prune", "bool", "Do not delete untagged parents"),
@@ -38,28 +51,43 @@ def images(ctx, argv: list[str]) -> int:
     from ...core.units import human_duration, human_size
     from ...oci import reference
 
+    from ...errors import InvalidArgument
+
     engine = ctx.engine()
-    want = None
-    if args:
-        pattern = args[0]
-        want = reference.parse(pattern, default_tag=False)
+    patterns = [args[0]] if args else []
+    dangling = None
+    for f in o["filter"] or []:
+        key, eq, value = f.partition("=")
+        if key == "dangling" and value in ("true", "false", "1", "0"):
+            dangling = value in ("true", "1")
+        elif key == "reference" and value:
+            patterns.append(value)
+        else:
+            raise InvalidArgument(f"invalid filter '{f}' (supported: dangling=true|false, reference=PATTERN)")
+    digests: dict[tuple[str, str], str] = {}
+    for name, digest, image_id in engine.db.all("SELECT name, digest, image_id FROM repo_digests"):
+        digests[(image_id, name)] = digest
     rows, ids = [], []
     now = now_ns()
     for img, tags in engine.images():
+        if dangling is not None and dangling != (not tags):
+            continue
         entries = []
         for t in tags:
             r = reference.parse(t)
-            if want is not None and (r.name != want.name or (want.tag and r.tag != want.tag)):
+            if patterns and not any(_matches(p, r) for p in patterns):
                 continue
-            entries.append((r.familiar_name, r.tag or "<none>"))
-        if not tags and want is None:
-            entries.append(("<none>", "<none>"))
+            entries.append((r.familiar_name, r.tag or "<none>", digests.get((img.id, r.name), "<none>")))
+        if not tags and not patterns:
+            named = [(n, d) for (i, n), d in digests.items() if i == img.id]
+            entries.append((reference.parse(named[0][0] + ":x").familiar_name if named else "<none>", "<none>",
+                            named[0][1] if named else "<none>"))
         iid = img.id if o["no_trunc"] else img.id[7:19]
-        for repo, tag in entries:
+        for repo, tag, digest in entries:
             created = human_duration((now - img.created) / 1e9) + " ago" if img.created else "N/A"
             row = [repo, tag]
             if o["digests"]:
-                row.append("<none>")  # registry digests come with pull
+                row.append(digest)
             row += [iid, created, human_size(img.size)]
             rows.append(row)
             if iid not in ids:
@@ -69,6 +97,83 @@ def images(ctx, argv: list[str]) -> int:
         return 0
     header = ["REPOSITORY", "TAG"] + (["DIGEST"] if o["digests"] else []) + ["IMAGE ID", "CREATED", "SIZE"]
     sys.stdout.write(table(header, rows))
+    return 0
+
+
+def _matches(pattern: str, ref) -> bool:
+    """`busybox`, `busybox:1.36`, `me/*`: Docker's reference filter (path.Match on the
+    familiar name, and the tag if the pattern has one)."""
+    import fnmatch
+
+    name, _, tag = pattern.rpartition(":") if ":" in pattern.rsplit("/", 1)[-1] else (pattern, "", "")
+    fam = ref.familiar_name
+    if not (fnmatch.fnmatchcase(fam, name) or fnmatch.fnmatchcase(ref.name, name)):
+        return False
+    return not tag or fnmatch.fnmatchcase(ref.tag or "", tag)
+
+
+def tag(ctx, argv: list[str]) -> int:
+    o, args = parse(TAG, argv)
+    if o["help"]:
+        sys.stdout.write(TAG.help_text())
+        return 0
+    ctx.engine().tag(args[0], args[1])
+    return 0
+
+
+def save(ctx, argv: list[str]) -> int:
+    o, args = parse(SAVE, argv)
+    if o["help"]:
+        sys.stdout.write(SAVE.help_text())
+        return 0
+    from ...errors import InvalidArgument
+
+    engine = ctx.engine()
+    if o["output"]:
+        import os
+
+        tmp = o["output"] + ".tmp-dockyard"
+        try:
+            with open(tmp, "wb") as f:
+                engine.save(args, f)
+            os.replace(tmp, o["output"])
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        return 0
+    if sys.stdout.isatty():
+        raise InvalidArgument("cowardly refusing to save to a terminal. Use the -o flag or redirect")
+    engine.save(args, sys.stdout.buffer)
+    return 0
+
+
+def history(ctx, argv: list[str]) -> int:
+    o, args = parse(HISTORY, argv)
+    if o["help"]:
+        sys.stdout.write(HISTORY.help_text())
+        return 0
+    from ...core.clock import now_ns, parse_rfc3339, rfc3339
+    from ...core.units import human_duration, human_size
+    from ..table import ellipsis
+
+    entries = ctx.engine().history(args[0])
+    if o["quiet"]:
+        sys.stdout.write("".join((e["Id"] if o["no_trunc"] else e["Id"][7:19]) + "\n"
+                                 for e in entries if e["Id"] != "<missing>"))
+        return 0
+    now = now_ns()
+    rows = []
+    for e in entries:
+        iid = e["Id"] if e["Id"] == "<missing>" or o["no_trunc"] else e["Id"][7:19]
+        try:
+            ns = parse_rfc3339(e["Created"]) if e["Created"] else 0
+        except ValueError:
+            ns = 0
+        created = (human_duration((now - ns) / 1e9) + " ago" if o["human"] else rfc3339(ns)) if ns else "N/A"
+        by = e["CreatedBy"].replace("\n", " ")
+        rows.append([iid, created, by if o["no_trunc"] else ellipsis(by, 45),
+                     human_size(e["Size"]) if o["human"] else str(e["Size"]), e["Comment"]])
+    sys.stdout.write(table(["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], rows))
     return 0
 
 

@@ -22,6 +22,8 @@ CREATE_FLAGS = [
     Flag("-l, --label", "list", "Set meta data on a container"),
     Flag("--stop-signal", "str", "Signal to stop the container"),
     Flag("--runtime", "str", "Runtime to use for this container (native, runc, crun)"),
+    Flag("--pull", "str", 'Pull image before running ("always", "missing", "never")', default="missing"),
+    Flag("--platform", "str", "Set platform if server is multi-platform capable"),
     Flag("-m, --memory", "str", "Memory limit", metavar="bytes"),
     Flag("--memory-swap", "str", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", metavar="bytes"),
     Flag("--cpus", "str", "Number of CPUs", metavar="decimal"),
@@ -107,12 +109,15 @@ def _options(o: dict, cmd: str):
     return CreateOptions(
         name=o["name"], entrypoint=o["entrypoint"], env=env, workdir=o["workdir"], user=o["user"],
         hostname=o["hostname"], auto_remove=o["rm"], interactive=o["interactive"], tty=o["tty"],
-        resources=res, runtime=o["runtime"] or "native", labels=labels, stop_signal=o["stop_signal"])
+        resources=res, runtime=o["runtime"] or "native", labels=labels, stop_signal=o["stop_signal"],
+        pull=o["pull"], platform=o["platform"])
 
 
-def _print_missing(message: str) -> None:
-    sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+def _progress():
+    """Where `run`/`create` report an image they must fetch: stderr, as Docker does."""
+    from ..progress import for_stream
+
+    return for_stream(sys.stderr)
 
 
 def _warnings(engine) -> None:
@@ -148,7 +153,7 @@ def run(ctx, argv: list[str]) -> int:
     sys.stdout.flush()
     cid, handle = run_container(engine, args[0], args[1:], opts, detach=o["detach"],
                                 stdin=0 if o["interactive"] and not o["detach"] else None,
-                                on_missing=_print_missing)
+                                progress=_progress())
     _warnings(engine)
     if handle is None:
         print(cid)
@@ -164,7 +169,7 @@ def create(ctx, argv: list[str]) -> int:
         sys.stdout.write(CREATE.help_text())
         return 0
     engine = ctx.engine()
-    c = engine.create(args[0], args[1:], _options(o, "create"), on_missing=_print_missing)
+    c = engine.create(args[0], args[1:], _options(o, "create"), progress=_progress())
     print(c.id)
     return 0
 

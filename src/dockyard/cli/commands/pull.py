@@ -1,0 +1,62 @@
+"""`pull` and `push`."""
+
+from __future__ import annotations
+
+import sys
+
+from ..flags import Command, Flag, parse
+
+PULL = Command("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", [
+    Flag("-a, --all-tags", "bool", "Download all tagged images in the repository", hidden=True),
+    Flag("--platform", "str", "Set platform if server is multi-platform capable"),
+    Flag("-q, --quiet", "bool", "Suppress verbose output"),
+], min_args=1, max_args=1, aliases=("image pull",))
+PUSH = Command("push", "[OPTIONS] NAME[:TAG]", "Upload an image to a registry", [
+    Flag("-q, --quiet", "bool", "Suppress verbose output"),
+], min_args=1, max_args=1, aliases=("image push",))
+
+
+def pull(ctx, argv: list[str]) -> int:
+    o, args = parse(PULL, argv)
+    if o["help"]:
+        sys.stdout.write(PULL.help_text())
+        return 0
+    from ...errors import InvalidArgument
+    from ...oci import reference
+    from ..progress import for_stream
+
+    if o["all_tags"]:
+        raise InvalidArgument("--all-tags is not supported; name the tags to pull")
+    ref = reference.parse(args[0], default_tag=False)
+    if not ref.tag and not ref.digest:
+        if not o["quiet"]:
+            print("Using default tag: latest")
+    progress = for_stream(sys.stdout, quiet=o["quiet"])
+    image_id, full, moved = ctx.engine().pull(args[0], o["platform"], progress)
+    if hasattr(progress, "finish"):
+        progress.finish()
+    if not o["quiet"]:
+        name = reference.familiar(full) if reference.parse(full, default_tag=False).tag else args[0]
+        print(f"Status: {'Downloaded newer image' if moved else 'Image is up to date'} for {name}")
+    print(full)
+    return 0
+
+
+def push(ctx, argv: list[str]) -> int:
+    o, args = parse(PUSH, argv)
+    if o["help"]:
+        sys.stdout.write(PUSH.help_text())
+        return 0
+    from ...oci import reference
+    from ..progress import for_stream
+
+    progress = for_stream(sys.stdout, quiet=o["quiet"])
+    digest, size = ctx.engine().push(args[0], progress)
+    if hasattr(progress, "finish"):
+        progress.finish()
+    ref = reference.parse(args[0])
+    if o["quiet"]:
+        print(ref.familiar)
+    else:
+        print(f"{ref.tag}: digest: {digest} size: {size}")
+    return 0

@@ -1,0 +1,196 @@
+"""`pull`: an image from a registry into the store.
+
+Resolve the reference to a manifest (through an index, for this machine's platform
+or `--platform`), fetch the config, then fetch the layers in parallel: each blob is
+hashed as it arrives and published only when its digest matches, then unpacked and
+checked against the DiffID the config lists. Layers already in the store are not
+fetched again. Everything goes through an Ingest, so a failed or interrupted pull
+leaves the store as it was and can simply be run again.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from ..errors import InvalidImage, NotFound
+from ..oci import mediatypes
+from ..oci.platform import Platform
+from ..oci.reference import Reference
+from .client import RegistryClient
+
+MAX_CONFIG = 16 << 20
+PARALLEL = 3  # Docker's max-concurrent-downloads
+LAYER_TYPES = (mediatypes.OCI_LAYER, mediatypes.OCI_LAYER_GZIP, mediatypes.OCI_LAYER_ZSTD,
+               mediatypes.DOCKER_LAYER, mediatypes.DOCKER_LAYER_GZIP, mediatypes.OCI_LAYER_NONDIST,
+               mediatypes.OCI_LAYER_NONDIST_GZIP)
+
+
+class Progress:
+    """What a pull or push reports; the CLI renders it (bars, plain lines, nothing)."""
+
+    def status(self, line: str) -> None:
+        pass
+
+    def layer(self, layer_id: str, status: str, current: int = 0, total: int = 0) -> None:
+        pass
+
+
+class _Counting:
+    """A blob download that reports its progress and refuses to run past its size."""
+
+    def __init__(self, resp, limit: int, on_bytes) -> None:
+        self.resp = resp
+        self.left = limit + 1
+        self.done = 0
+        self.on_bytes = on_bytes
+
+    def read(self, n: int = -1) -> bytes:
+        n = self.left if n < 0 else min(n, self.left)
+        if n <= 0:
+            return b""
+        b = self.resp.read(n)
+        self.left -= len(b)
+        if self.left <= 0:
+            raise InvalidImage("the registry sent more bytes than the blob's size")
+        self.done += len(b)
+        self.on_bytes(self.done)
+        return b
+
+
+def _short(digest: str) -> str:
+    return digest[7:19]
+
+
+def resolve_manifest(client: RegistryClient, ref: Reference, platform: Platform) -> tuple[bytes, str, str]:
+    """(manifest bytes, its digest, the digest the reference resolved to first)."""
+    data, media_type, digest = client.get_manifest(ref.path, ref.digest or ref.tag or "latest")
+    top = digest
+    for _ in range(3):
+        if media_type not in mediatypes.INDEXES:
+            return data, digest, top
+        index = json.loads(data)
+        choice = None
+        for desc in index.get("manifests") or []:
+            if isinstance(desc, dict) and platform.matches(desc.get("platform")):
+                choice = desc
+                break
+        if choice is None:
+            raise NotFound(f"no matching manifest for {platform} in the manifest list entries")
+        data, media_type, digest = client.get_manifest(ref.path, choice["digest"])
+    raise InvalidImage("image indexes nested too deeply")
+
+
+def pull(engine, ref: Reference, platform: Platform, progress: Progress | None = None,
+         client: RegistryClient | None = None) -> tuple[str, bool]:
+    """Pull `ref`; returns (image id, whether anything new was stored)."""
+    progress = progress or Progress()
+    client = client or RegistryClient(ref.domain)
+    progress.status(f"{ref.tag or ref.digest}: Pulling from {ref.path.removeprefix('library/') if ref.domain == 'docker.io' else ref.path}")
+    manifest_bytes, manifest_digest, top_digest = resolve_manifest(client, ref, platform)
+    manifest = json.loads(manifest_bytes)
+    config_desc = manifest.get("config") or {}
+    layers = manifest.get("layers")
+    if not isinstance(layers, list) or not isinstance(config_desc.get("digest"), str):
+        raise InvalidImage(f"manifest of {ref.familiar} has no config or layers")
+    for d in layers:
+        if not isinstance(d, dict) or not isinstance(d.get("digest"), str):
+            raise InvalidImage(f"manifest of {ref.familiar} has a malformed layer")
+        if d.get("mediaType") and d["mediaType"] not in LAYER_TYPES:
+            raise InvalidImage(f"layer {d['digest']} has unsupported media type {d['mediaType']}")
+        if d.get("urls"):
+            raise InvalidImage(f"layer {d['digest']} is a foreign layer, served from elsewhere")
+
+    with client.get_blob(ref.path, config_desc["digest"]) as r:
+        reader = _Counting(r, min(int(config_desc.get("size") or MAX_CONFIG), MAX_CONFIG), lambda n: None)
+        config_bytes = b"".join(iter(lambda: reader.read(1 << 20), b""))
+    from ..oci.digest import of_bytes
+
+    if of_bytes(config_bytes) != config_desc["digest"]:
+        raise InvalidImage(f"config of {ref.familiar} does not match its digest")
+    config = json.loads(config_bytes)
+    if not platform.matches(config):
+        raise NotFound(f"image {ref.familiar} is for {config.get('os')}/{config.get('architecture')}"
+                       f"{'/' + config['variant'] if config.get('variant') else ''}, not {platform}")
+    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
+    if len(diff_ids) != len(layers):
+        raise InvalidImage(f"config of {ref.familiar} lists {len(diff_ids)} layers, its manifest {len(layers)}")
+
+    image_id = config_desc["digest"]
+    existing = engine._images().by_id(image_id)
+    tags = [str(ref)] if ref.tag else []
+    repo_digests = [(ref.name, top_digest)]
+    if existing is not None:
+        _retag(engine, image_id, tags, repo_digests)
+        progress.status(f"Digest: {top_digest}")
+        return image_id, False
+    # layers this store already has, unpacked from the same blob: nothing to fetch or check
+    known = {d: (blob, size) for d, blob, size in engine.db.all(
+        f"SELECT diff_id, blob, size FROM layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
+        tuple(diff_ids))} if diff_ids else {}
+
+    results: list = [None] * len(layers)
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    with engine._ingest() as ing:
+        def fetch(i: int) -> None:
+            desc, diff_id = layers[i], diff_ids[i]
+            lid = _short(desc["digest"])
+            try:
+                size = int(desc.get("size") or 0)
+                have = known.get(diff_id)
+                if have and have[0] == desc["digest"] and ing.layers.present(diff_id) \
+                        and ing.blobs.exists(desc["digest"]):
+                    progress.layer(lid, "Already exists")
+                    results[i] = (desc["digest"], size, have[1])
+                    return
+                if not ing.blobs.exists(desc["digest"]):
+                    with client.get_blob(ref.path, desc["digest"]) as r:
+                        reader = _Counting(r, size, lambda n: progress.layer(lid, "Downloading", n, size))
+                        digest, got = ing.blob_from(reader, expected=desc["digest"])
+                    if size and got != size:
+                        raise InvalidImage(f"layer {desc['digest']} is {got} bytes, its manifest says {size}")
+                    progress.layer(lid, "Download complete")
+                progress.layer(lid, "Extracting")
+                unpacked = ing.layer(desc["digest"], diff_id)
+                progress.layer(lid, "Pull complete")
+                results[i] = (desc["digest"], size, unpacked)
+            except BaseException as e:  # reported once all workers have stopped
+                with lock:
+                    errors.append(e)
+
+        for d in layers:
+            progress.layer(_short(d["digest"]), "Pulling fs layer")
+        threads = []
+        sem = threading.Semaphore(PARALLEL)
+
+        def worker(i: int) -> None:
+            with sem:
+                if not errors:
+                    fetch(i)
+
+        for i in range(len(layers)):
+            t = threading.Thread(target=worker, args=(i,), daemon=True)
+            t.start()
+            threads.append(t)
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        blobs = [(r[0], r[1], d.get("mediaType") or mediatypes.OCI_LAYER_GZIP) for r, d in zip(results, layers)]
+        ing.commit(config_bytes, blobs, tags, [r[2] for r in results], manifest_bytes, repo_digests)
+    progress.status(f"Digest: {top_digest}")
+    return image_id, True
+
+
+def _retag(engine, image_id: str, tags: list[str], repo_digests: list[tuple[str, str]]) -> None:
+    from ..core.clock import now_ns
+
+    images = engine._images()
+    with engine.db.write() as conn:
+        for name, digest in repo_digests:
+            conn.execute("INSERT OR REPLACE INTO repo_digests (name, digest, image_id) VALUES (?,?,?)",
+                         (name, digest, image_id))
+        for t in tags:
+            images.tag(conn, image_id, t, now_ns())

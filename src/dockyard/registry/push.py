@@ -1,0 +1,153 @@
+"""`push`: an image from the store to a registry.
+
+Only what the registry lacks is sent: each blob is checked with HEAD first, and
+mounted from another repository of the same registry that holds the image, where
+the registry allows it, before it is uploaded. Layers stored uncompressed (from
+`load` or `import`) are gzip-compressed once, deterministically, and the image's
+manifest then refers to the compressed blobs, so pushing again sends the same
+digests.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+
+from ..errors import ImageNotFound, InvalidImage
+from ..oci import mediatypes
+from ..oci.reference import Reference
+from .client import RegistryClient
+from .pull import Progress
+
+PARALLEL = 5  # Docker's max-concurrent-uploads
+_UNCOMPRESSED = {mediatypes.OCI_LAYER: mediatypes.OCI_LAYER_GZIP,
+                 mediatypes.DOCKER_LAYER: mediatypes.DOCKER_LAYER_GZIP,
+                 mediatypes.OCI_LAYER_NONDIST: mediatypes.OCI_LAYER_NONDIST_GZIP}
+
+
+class _BlobSink:
+    """A file-like writer into a BlobWriter, for gzip.GzipFile."""
+
+    def __init__(self, w) -> None:
+        self.w = w
+
+    def write(self, b) -> int:
+        self.w.write(bytes(b))
+        return len(b)
+
+    def flush(self) -> None:
+        pass
+
+
+def _compress(ing, digest: str) -> tuple[str, int]:
+    """gzip a stored layer blob into a new blob (mtime 0: the same bytes every time)."""
+    w = ing.blobs.writer()
+    try:
+        with ing.blobs.open(digest) as src, gzip.GzipFile(fileobj=_BlobSink(w), mode="wb", mtime=0,
+                                                          compresslevel=6, filename="") as gz:
+            while chunk := src.read(1 << 20):
+                gz.write(chunk)
+        size = w.size
+        new = "sha256:" + w.hash.hexdigest()
+        if ing.blobs.exists(new):
+            return new, size
+        new = w.commit()
+    finally:
+        w.abort()
+    ing._new_blobs.append(new)
+    return new, size
+
+
+def push(engine, ref: Reference, progress: Progress | None = None,
+         client: RegistryClient | None = None) -> tuple[str, int, bool]:
+    """Push the image tagged `ref`; returns (manifest digest, manifest size, whether
+    its layers were compressed for it: the old blobs are then garbage)."""
+    progress = progress or Progress()
+    img = engine._images().by_tag(str(ref))
+    if img is None:
+        raise ImageNotFound(f"An image does not exist locally with the tag: {ref.familiar_name}")
+    client = client or RegistryClient(ref.domain)
+    progress.status(f"The push refers to repository [{ref.name if ref.domain != 'docker.io' else ref.name}]")
+    with engine._ingest() as ing:
+        manifest = json.loads(ing.blobs.read(img.manifest)) if img.manifest else None
+        if not manifest or not isinstance(manifest.get("layers"), list):
+            raise InvalidImage(f"image {ref.familiar} has no manifest in the store")
+        changed = False
+        for d in manifest["layers"]:
+            mt = d.get("mediaType") or mediatypes.OCI_LAYER
+            if mt in _UNCOMPRESSED:
+                d["digest"], d["size"] = _compress(ing, d["digest"])
+                d["mediaType"] = _UNCOMPRESSED[mt]
+                changed = True
+        sources = [name.split("/", 1)[1] for (name,) in engine.db.all(
+            "SELECT name FROM repo_digests WHERE image_id=? AND name LIKE ? AND name != ?",
+            (img.id, ref.domain + "/%", ref.name))]
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+        sem = threading.Semaphore(PARALLEL)
+        repo = ref.path
+
+        def send(desc: dict, is_layer: bool) -> None:
+            digest, size = desc["digest"], int(desc.get("size") or 0)
+            lid = digest[7:19]
+            try:
+                with sem:
+                    if errors:
+                        return
+                    if client.blob_exists(repo, digest):
+                        if is_layer:
+                            progress.layer(lid, "Layer already exists")
+                        return
+                    for src in sources:
+                        if client.mount_blob(repo, digest, src):
+                            if is_layer:
+                                progress.layer(lid, f"Mounted from {src}")
+                            return
+                    if is_layer:
+                        progress.layer(lid, "Pushing", 0, size)
+                    with ing.blobs.open(digest) as f:
+                        client.upload_blob(repo, digest, _Reporting(f, lid, size, progress if is_layer else None),
+                                           ing.blobs.size(digest))
+                    if is_layer:
+                        progress.layer(lid, "Pushed")
+            except BaseException as e:
+                with lock:
+                    errors.append(e)
+
+        for d in manifest["layers"]:
+            progress.layer(d["digest"][7:19], "Preparing")
+        threads = [threading.Thread(target=send, args=(d, True), daemon=True) for d in manifest["layers"]]
+        threads.append(threading.Thread(target=send, args=(manifest["config"], False), daemon=True))
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        data = json.dumps(manifest, separators=(",", ":")).encode() if changed else ing.blobs.read(img.manifest)
+        media_type = manifest.get("mediaType") or mediatypes.OCI_MANIFEST
+        digest = client.put_manifest(repo, ref.tag or "latest", data, media_type)
+        new_manifest = ing.blob(data)
+        with engine.db.write() as conn:
+            conn.execute("UPDATE images SET manifest=? WHERE id=?", (new_manifest, img.id))
+            conn.execute("INSERT OR REPLACE INTO repo_digests (name, digest, image_id) VALUES (?,?,?)",
+                         (ref.name, digest, img.id))
+        ing._new_blobs.clear()  # all referenced now
+    return digest, len(data), changed
+
+
+class _Reporting:
+    def __init__(self, f, lid: str, size: int, progress: Progress | None) -> None:
+        self.f = f
+        self.lid = lid
+        self.size = size
+        self.done = 0
+        self.progress = progress
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.f.read(n)
+        self.done += len(b)
+        if self.progress is not None and b:
+            self.progress.layer(self.lid, "Pushing", self.done, self.size)
+        return b

@@ -1,0 +1,67 @@
+"""The engine's side of registries: pull, push, login, logout."""
+
+from __future__ import annotations
+
+from ..errors import InvalidArgument, Unauthorized
+from ..oci import reference
+
+
+def pull(engine, text: str, platform: str | None = None, progress=None) -> tuple[str, str, bool]:
+    """Returns (image id, the normalised reference, whether the tag moved to it)."""
+    from ..oci.platform import parse as parse_platform
+    from ..registry.pull import pull as do_pull
+
+    ref = reference.parse(text)
+    before = engine._images().by_tag(str(ref)) if ref.tag else None
+    image_id, _ = do_pull(engine, ref, parse_platform(platform), progress)
+    return image_id, str(ref), before is None or before.id != image_id
+
+
+def push(engine, text: str, progress=None) -> tuple[str, int]:
+    from ..registry.push import push as do_push
+
+    ref = reference.parse(text)
+    if ref.digest:
+        raise InvalidArgument("cannot push a digest reference")
+    digest, size, compressed = do_push(engine, ref, progress)
+    if compressed:
+        from .images import collect_garbage
+
+        collect_garbage(engine)  # the uncompressed layer blobs the old manifest named
+    return digest, size
+
+
+def login(server: str | None, user: str, password: str) -> str:
+    """Check the credentials against the registry, then keep them; returns its key."""
+    from ..registry import auth
+    from ..registry.client import RegistryClient
+
+    domain = _domain(server)
+    client = RegistryClient(domain)
+    client.use_credentials(user, password)
+    try:
+        client.ping()
+    except Unauthorized as e:
+        raise Unauthorized(f"login to {domain} failed: {e.message}") from None
+    auth.store_credentials(domain, user, password)
+    return auth.server_key(domain)
+
+
+def logout(server: str | None) -> tuple[str, bool]:
+    from ..registry import auth
+
+    domain = _domain(server)
+    return auth.server_key(domain), auth.erase_credentials(domain)
+
+
+def _domain(server: str | None) -> str:
+    if not server:
+        return "docker.io"
+    s = server.removeprefix("https://").removeprefix("http://").rstrip("/")
+    if s.endswith("/v1") or s.endswith("/v2"):
+        s = s[:-3]
+    if s in ("index.docker.io", "registry-1.docker.io"):
+        return "docker.io"
+    if not s or "/" in s:
+        raise InvalidArgument(f"invalid registry address: {server}")
+    return s
