@@ -115,9 +115,10 @@ class QuietProgress(Progress):
 
 def _columns(stream) -> int:
     try:
-        return os.get_terminal_size(stream.fileno()).columns
+        cols = os.get_terminal_size(stream.fileno()).columns
     except (OSError, ValueError, AttributeError):
-        return 120
+        cols = 0
+    return cols if cols > 20 else 120
 
 
 def for_stream(stream, quiet: bool = False) -> Progress:

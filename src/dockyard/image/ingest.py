@@ -78,6 +78,46 @@ class Ingest:
         self._new_blobs.append(digest)
         return digest, size
 
+    def blob_and_layer(self, stream, expected: str, diff_id: str) -> tuple[int, int]:
+        """Store a layer blob and unpack it in one pass over `stream` (a download):
+        the blob is hashed and written as the layer is decompressed and extracted,
+        and published only if both its digest and the layer's DiffID match.
+        Returns (blob size, unpacked size)."""
+        from .layers import _Peeked, is_zstd
+
+        peeked = _Peeked(stream)
+        if is_zstd(peeked.head) or self.blobs.exists(expected):
+            digest, size = self.blob_from(peeked, expected)  # zstd is unpacked from the file
+            return size, self.layer(digest, diff_id)
+        w = self.blobs.writer(expected)
+        tee = _Tee(peeked, w)
+        new_layer = not self.layers.present(diff_id)
+        try:
+            def publish() -> None:
+                while tee.read(1 << 20):  # anything after the compressed stream counts too
+                    pass
+                w.commit()
+
+            try:
+                unpacked = self.layers.unpack(tee, diff_id, finish=publish)
+            except InvalidImage:
+                # a damaged blob usually breaks the decompression first: say what it is
+                try:
+                    while tee.read(1 << 20):
+                        pass
+                except Exception:
+                    pass
+                got = "sha256:" + w.hash.hexdigest()
+                if got != expected:
+                    raise InvalidImage(f"digest mismatch: expected {expected}, got {got}") from None
+                raise
+        finally:
+            w.abort()
+        self._new_blobs.append(expected)
+        if new_layer:
+            self._new_layers.append(diff_id)
+        return w.size, unpacked
+
     def layer(self, blob_digest: str, diff_id: str) -> int:
         """Unpack a stored layer blob; returns its unpacked size."""
         new = not self.layers.present(diff_id)
@@ -144,6 +184,20 @@ class Ingest:
             self.blobs.remove(b)
         self._new_layers.clear()
         self._new_blobs.clear()
+
+
+class _Tee:
+    """Reads from a stream, writing what passes into a blob writer."""
+
+    def __init__(self, f, writer) -> None:
+        self.f = f
+        self.w = writer
+
+    def read(self, n: int = -1) -> bytes:
+        b = self.f.read(n)
+        if b:
+            self.w.write(b)
+        return b
 
 
 class gc_lock:

@@ -149,7 +149,8 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
     stream = _TailKeeper(fileobj)
     try:
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|", errorlevel=2)
+            # 1 MiB reads: with the default 10 KiB record tarfile loops in Python per record
+            tf = tarfile.open(fileobj=stream, mode="r|", errorlevel=2, bufsize=1 << 20)
         except tarfile.ReadError as e:
             raise InvalidImage(f"layer is not a valid tar archive: {e}") from None
         try:
@@ -195,9 +196,12 @@ class _TailKeeper:
         b = self.f.read(n)
         if b:
             self.total += len(b)
-            self.tail += b
-            if len(self.tail) > 2 * self.KEEP:
-                del self.tail[: len(self.tail) - self.KEEP]
+            if len(b) >= self.KEEP:
+                self.tail = bytearray(b[-self.KEEP:])
+            else:
+                self.tail += b
+                if len(self.tail) > 2 * self.KEEP:
+                    del self.tail[: len(self.tail) - self.KEEP]
         return b
 
     def only_zeros_from(self, offset: int) -> bool:

@@ -11,7 +11,6 @@ leaves the store as it was and can simply be run again.
 from __future__ import annotations
 
 import json
-import threading
 
 from ..errors import InvalidImage, NotFound
 from ..oci import mediatypes
@@ -129,59 +128,79 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
         f"SELECT diff_id, blob, size FROM layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
         tuple(diff_ids))} if diff_ids else {}
 
-    results: list = [None] * len(layers)
-    errors: list[BaseException] = []
-    lock = threading.Lock()
-
     with engine._ingest() as ing:
-        def fetch(i: int) -> None:
-            desc, diff_id = layers[i], diff_ids[i]
-            lid = _short(desc["digest"])
-            try:
+        def job(i: int):
+            def fetch(report) -> tuple:
+                """Runs in a worker: returns (blob, blob size, unpacked size, new blob, new layer)."""
+                desc, diff_id = layers[i], diff_ids[i]
                 size = int(desc.get("size") or 0)
                 have = known.get(diff_id)
                 if have and have[0] == desc["digest"] and ing.layers.present(diff_id) \
                         and ing.blobs.exists(desc["digest"]):
-                    progress.layer(lid, "Already exists")
-                    results[i] = (desc["digest"], size, have[1])
-                    return
-                if not ing.blobs.exists(desc["digest"]):
+                    report("Already exists", 0, 0)
+                    return desc["digest"], size, have[1], False, False
+                new_layer = not ing.layers.present(diff_id)
+                if ing.blobs.exists(desc["digest"]):
+                    report("Extracting", 0, 0)
+                    unpacked = ing.layer(desc["digest"], diff_id)
+                    new_blob = False
+                else:
+                    # downloaded, verified and unpacked in one pass
+                    last = [0.0]
+
+                    def downloaded(n: int) -> None:
+                        import time
+
+                        now = time.monotonic()
+                        if now - last[0] > 0.1 or n >= size:
+                            last[0] = now
+                            report("Downloading", n, size)
+
                     with client.get_blob(ref.path, desc["digest"]) as r:
-                        reader = _Counting(r, size, lambda n: progress.layer(lid, "Downloading", n, size))
-                        digest, got = ing.blob_from(reader, expected=desc["digest"])
+                        got, unpacked = ing.blob_and_layer(_Counting(r, size, downloaded), desc["digest"], diff_id)
                     if size and got != size:
                         raise InvalidImage(f"layer {desc['digest']} is {got} bytes, its manifest says {size}")
-                    progress.layer(lid, "Download complete")
-                progress.layer(lid, "Extracting")
-                unpacked = ing.layer(desc["digest"], diff_id)
-                progress.layer(lid, "Pull complete")
-                results[i] = (desc["digest"], size, unpacked)
-            except BaseException as e:  # reported once all workers have stopped
-                with lock:
-                    errors.append(e)
+                    new_blob = True
+                report("Pull complete", 0, 0)
+                return desc["digest"], size, unpacked, new_blob, new_layer
+            return fetch
 
         for d in layers:
             progress.layer(_short(d["digest"]), "Pulling fs layer")
-        threads = []
-        sem = threading.Semaphore(PARALLEL)
+        from ..core import workers
 
-        def worker(i: int) -> None:
-            with sem:
-                if not errors:
-                    fetch(i)
-
-        for i in range(len(layers)):
-            t = threading.Thread(target=worker, args=(i,), daemon=True)
-            t.start()
-            threads.append(t)
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        try:
+            results = workers.run([job(i) for i in range(len(layers))], PARALLEL,
+                                  lambda i, status, cur, total: progress.layer(_short(layers[i]["digest"]),
+                                                                               status, cur, total))
+        except BaseException:
+            _forget_partial(ing, layers, diff_ids)
+            raise
+        for (blob, _, _, new_blob, new_layer), diff_id in zip(results, diff_ids):
+            if new_blob and blob not in ing._new_blobs:
+                ing._new_blobs.append(blob)
+            if new_layer and diff_id not in ing._new_layers:
+                ing._new_layers.append(diff_id)
         blobs = [(r[0], r[1], d.get("mediaType") or mediatypes.OCI_LAYER_GZIP) for r, d in zip(results, layers)]
         ing.commit(config_bytes, blobs, tags, [r[2] for r in results], manifest_bytes, repo_digests)
     progress.status(f"Digest: {top_digest}")
     return image_id, True
+
+
+def _forget_partial(ing, layers: list[dict], diff_ids: list[str]) -> None:
+    """Worker processes that finished before another failed have published their
+    blobs and layers; record them so the ingest's rollback removes them too (what
+    the store had before is in the layers table and is left alone)."""
+    known = {r[0] for r in ing.db.all("SELECT diff_id FROM layers")}
+    referenced = set()
+    for (layer_list,) in ing.db.all("SELECT layers FROM images"):
+        referenced.update(layer_list.split())
+    for d, diff_id in zip(layers, diff_ids):
+        if diff_id not in known and diff_id not in referenced and ing.layers.present(diff_id):
+            ing._new_layers.append(diff_id)
+        if ing.blobs.exists(d["digest"]) and not ing.db.one(
+                "SELECT 1 FROM layers WHERE blob=?", (d["digest"],)):
+            ing._new_blobs.append(d["digest"])
 
 
 def _retag(engine, image_id: str, tags: list[str], repo_digests: list[tuple[str, str]]) -> None:
