@@ -3,9 +3,10 @@
 side by side with `skopeo copy` (to and from an OCI directory) in the same run.
 
 A registry (Debian's docker-registry) is started on 127.0.0.1 for each measured
-push, so every push uploads everything; pulls go to a fresh store (Dockyard) or a
-fresh OCI directory (skopeo) each time. Dockyard's pull also unpacks the layers,
-which skopeo's copy does not. Dockyard's first push gzips the image's
+push, so every push uploads everything; Dockyard pulls into its store after
+removing the image (`rmi`: blobs and layers go), skopeo into a fresh OCI
+directory. Dockyard's pull also decompresses, hashes (DiffIDs) and unpacks the
+layers, ready to run; skopeo's copy only stores the blobs. Dockyard's first push gzips the image's
 uncompressed layers once (kept in its store); it is reported on its own line.
 
 Run as root: `python3 bench/registry_pull_push.py [--runs 5] [--layer-mb 20]`.
@@ -39,8 +40,10 @@ def make_archive(path: str, layers: int, layer_mb: int) -> None:
     for i in range(layers):
         buf = io.BytesIO()
         with tarfile.open(fileobj=buf, mode="w") as tf:
+            text_len = layer_mb * 424 * 1024
+            line = f"layer {i}: a line of text, compressible\n"
             for name, data in ((f"data/{i}/random.bin", os.urandom(layer_mb * 600 * 1024)),
-                               (f"data/{i}/text.txt", (f"layer {i} line of text\n" * 60000)[: layer_mb * 424 * 1024].encode())):
+                               (f"data/{i}/text.txt", (line * (text_len // len(line) + 1))[:text_len].encode())):
                 ti = tarfile.TarInfo(name)
                 ti.size, ti.mode = len(data), 0o644
                 tf.addfile(ti, io.BytesIO(data))
@@ -148,7 +151,9 @@ def main() -> int:
                         continue
                     fresh = os.path.join(work, f"pull-{engine}-{i}")
                     if engine == "dockyard":
-                        penv = dict(env, DOCKYARD_ROOT=fresh + "/root", DOCKYARD_RUNROOT=fresh + "/run")
+                        penv = dict(env, DOCKYARD_ROOT=os.path.join(work, "pull-store", "root"),
+                                    DOCKYARD_RUNROOT=os.path.join(work, "pull-store", "run"))
+                        subprocess.run([args.dockyard, "rmi", "-f", ref], env=penv, capture_output=True)
                         pull_times[engine].append(common.time_once([args.dockyard, "pull", "-q", ref], penv,
                                                                    timeout=600))
                     else:

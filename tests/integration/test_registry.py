@@ -486,3 +486,115 @@ def test_tag_history_export_images_filters_and_prune(fresh_dy, tmp_path):
     assert d.ok("images", "-q", "--filter", "dangling=true") == ""
     d.ok("rmi", "busybox", "mine:2")
     assert d.ok("images", "-q") == ""
+
+
+def _archive_with_layers(path, tag: str, layers: list[bytes]) -> None:
+    import io
+    import tarfile
+
+    cfg = json.dumps({"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
+                      "created": "2025-01-01T00:00:00Z", "config": {"Cmd": ["/bin/busybox", "true"]},
+                      "rootfs": {"type": "layers",
+                                 "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]}}).encode()
+    with tarfile.open(path, "w") as tf:
+        def add(name, data):
+            ti = tarfile.TarInfo(name)
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+        for i, l in enumerate(layers):
+            add(f"{i}/layer.tar", l)
+        add("c.json", cfg)
+        add("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": [tag],
+                                          "Layers": [f"{i}/layer.tar" for i in range(len(layers))]}]).encode())
+
+
+def _file_layer(name: str, data: bytes) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        ti = tarfile.TarInfo(name)
+        ti.size = len(data)
+        tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def test_layers_already_in_the_store_are_not_fetched_again(fresh_dy, registry, tmp_path):
+    d = fresh_dy
+    base = _busybox_layer()
+    _archive_with_layers(tmp_path / "a.tar", f"{registry.host}/x/a:1", [base, _file_layer("a", b"a")])
+    _archive_with_layers(tmp_path / "b.tar", f"{registry.host}/x/b:1", [base, _file_layer("b", b"b")])
+    for n in ("a", "b"):
+        d.ok("load", "-i", str(tmp_path / f"{n}.tar"))
+        d.ok("push", f"{registry.host}/x/{n}:1")
+    other = _second_store(tmp_path)
+    try:
+        first = other.ok("pull", f"{registry.host}/x/a:1")
+        assert first.count("Pull complete") == 2
+        second = other.ok("pull", f"{registry.host}/x/b:1")
+        assert second.count("Already exists") == 1 and second.count("Pull complete") == 1
+        assert other.ok("run", "--rm", f"{registry.host}/x/b:1", "/bin/busybox", "cat", "/b") == "b"
+    finally:
+        other.cleanup()
+
+
+def test_an_interrupted_pull_leaves_nothing_and_can_be_rerun(fresh_dy, registry, tmp_path):
+    import signal
+
+    d = fresh_dy
+    big = _file_layer("big.bin", os.urandom(48 << 20))
+    _archive_with_layers(tmp_path / "big.tar", f"{registry.host}/x/big:1", [_busybox_layer(), big])
+    d.ok("load", "-i", str(tmp_path / "big.tar"))
+    d.ok("push", f"{registry.host}/x/big:1")
+    other = _second_store(tmp_path)
+    try:
+        other.ok("images")
+        ingest = os.path.join(other.root, "blobs", "ingest")
+        p = subprocess.Popen([*other.cmd, "pull", "-q", f"{registry.host}/x/big:1"], env=other.env,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        for _ in range(400):  # kill it while a blob is half written
+            if os.path.isdir(ingest) and os.listdir(ingest):
+                break
+            time.sleep(0.005)
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        assert os.listdir(os.path.join(other.root, "blobs", "sha256")) == []  # nothing half-written is visible
+        assert other.ok("images", "-q") == ""
+        other.ok("pull", f"{registry.host}/x/big:1")
+        assert other.ok("run", "--rm", f"{registry.host}/x/big:1", "/bin/busybox", "wc", "-c", "/big.bin").split()[0] \
+            == str(48 << 20)
+        other.ok("image", "prune", "-a", "-f")  # a prune sweeps what the killed pull left in the ingest area
+        assert os.listdir(ingest) == []
+    finally:
+        other.cleanup()
+
+
+def test_credential_helper_is_used(dcfg, basic_registry, tmp_path):
+    d, reg = dcfg, basic_registry
+    helper_dir = tmp_path / "bin"
+    helper_dir.mkdir()
+    store = tmp_path / "helper-store.json"
+    helper = helper_dir / "docker-credential-dytest"
+    helper.write_text(f"""#!/bin/sh
+# a credential helper keeping one entry in {store}
+case "$1" in
+  store) cat > {store} ;;
+  get) read server; if [ -f {store} ]; then cat {store}; else echo "credentials not found in native keychain"; exit 1; fi ;;
+  erase) rm -f {store} ;;
+esac
+""")
+    helper.chmod(0o755)
+    os.makedirs(d.env["DOCKER_CONFIG"], exist_ok=True)
+    with open(os.path.join(d.env["DOCKER_CONFIG"], "config.json"), "w") as f:
+        json.dump({"credHelpers": {reg.host: "dytest"}}, f)
+    env = {"PATH": f"{helper_dir}:{os.environ['PATH']}"}
+    d.ok("run", "--rm", "busybox", "true")
+    d.ok("tag", "busybox", f"{reg.host}/alice/app:1")
+    d.ok("login", "-u", "alice", "--password-stdin", reg.host, input="s3cret\n", env=env)
+    assert json.loads(store.read_text())["Secret"] == "s3cret"
+    entry = json.load(open(os.path.join(d.env["DOCKER_CONFIG"], "config.json")))["auths"][reg.host]
+    assert "auth" not in entry  # the secret went to the helper, not into config.json
+    d.ok("push", f"{reg.host}/alice/app:1", env=env)
+    d.ok("logout", reg.host, env=env)
+    assert not store.exists()

@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import urllib.parse
 
 from ..errors import DockyardError, InvalidArgument, Unauthorized
@@ -58,6 +57,8 @@ def _helper(doc: dict, key: str) -> str | None:
 
 
 def _run_helper(name: str, action: str, data: str) -> str:
+    import subprocess
+
     try:
         p = subprocess.run([f"docker-credential-{name}", action], input=data, capture_output=True,
                            text=True, timeout=60)

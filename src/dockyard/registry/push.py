@@ -40,8 +40,9 @@ class _BlobSink:
         pass
 
 
-def _compress(ing, digest: str) -> tuple[str, int]:
-    """gzip a stored layer blob into a new blob (mtime 0: the same bytes every time)."""
+def _compress(ing, digest: str) -> tuple[str, int, bool]:
+    """gzip a stored layer blob into a new blob (mtime 0: the same bytes every time);
+    returns (digest, size, whether the blob is new)."""
     w = ing.blobs.writer()
     try:
         with ing.blobs.open(digest) as src, gzip.GzipFile(fileobj=_BlobSink(w), mode="wb", mtime=0,
@@ -51,12 +52,11 @@ def _compress(ing, digest: str) -> tuple[str, int]:
         size = w.size
         new = "sha256:" + w.hash.hexdigest()
         if ing.blobs.exists(new):
-            return new, size
+            return new, size, False
         new = w.commit()
     finally:
         w.abort()
-    ing._new_blobs.append(new)
-    return new, size
+    return new, size, True
 
 
 def push(engine, ref: Reference, progress: Progress | None = None,
@@ -73,13 +73,18 @@ def push(engine, ref: Reference, progress: Progress | None = None,
         manifest = json.loads(ing.blobs.read(img.manifest)) if img.manifest else None
         if not manifest or not isinstance(manifest.get("layers"), list):
             raise InvalidImage(f"image {ref.familiar} has no manifest in the store")
-        changed = False
-        for d in manifest["layers"]:
-            mt = d.get("mediaType") or mediatypes.OCI_LAYER
-            if mt in _UNCOMPRESSED:
-                d["digest"], d["size"] = _compress(ing, d["digest"])
-                d["mediaType"] = _UNCOMPRESSED[mt]
-                changed = True
+        plain = [d for d in manifest["layers"] if (d.get("mediaType") or mediatypes.OCI_LAYER) in _UNCOMPRESSED]
+        for d in plain:
+            progress.layer(d["digest"][7:19], "Compressing")
+        from ..core import workers
+
+        done = workers.run([(lambda report, digest=d["digest"]: _compress(ing, digest)) for d in plain], PARALLEL)
+        for d, (digest, size, new) in zip(plain, done):
+            d["digest"], d["size"] = digest, size
+            d["mediaType"] = _UNCOMPRESSED[d.get("mediaType") or mediatypes.OCI_LAYER]
+            if new:
+                ing._new_blobs.append(digest)
+        changed = bool(plain)
         sources = [name.split("/", 1)[1] for (name,) in engine.db.all(
             "SELECT name FROM repo_digests WHERE image_id=? AND name LIKE ? AND name != ?",
             (img.id, ref.domain + "/%", ref.name))]
