@@ -25,7 +25,8 @@ die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
 
 # --- Debian packages ----------------------------------------------------------
 pkgs="busybox-static"
-[ "$DEV" = 1 ] && pkgs="$pkgs runc"
+# for the tests: runc (--runtime runc), a registry server and htpasswd (registry tests)
+[ "$DEV" = 1 ] && pkgs="$pkgs runc docker-registry apache2-utils"
 have_py() { "$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
 PY=${PYTHON:-}
 if [ -z "$PY" ]; then
@@ -49,9 +50,16 @@ if [ -n "$missing" ]; then
     command -v apt-get >/dev/null 2>&1 || die "missing:$missing, and no apt-get to install them"
     say "installing Debian packages:$missing"
     export DEBIAN_FRONTEND=noninteractive
+    # docker-registry's package would start a registry on :5000 for everyone;
+    # the tests start their own on 127.0.0.1, so no service may start here
+    policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && policy=1
+    fi
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    [ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d
 fi
 have_py "$PY" || die "$PY is not Python 3.11+ with venv"
 
