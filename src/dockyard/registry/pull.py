@@ -117,7 +117,9 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
 
     image_id = config_desc["digest"]
     existing = engine._images().by_id(image_id)
-    tags = [str(ref)] if ref.tag else []
+    # pulled by digest, the image gets no tag (with both, the digest decides what is
+    # fetched and the tag is not trusted to name it), as Docker does
+    tags = [str(ref)] if ref.tag and not ref.digest else []
     repo_digests = [(ref.name, top_digest)]
     if existing is not None:
         _retag(engine, image_id, tags, repo_digests)

@@ -12,7 +12,7 @@ def pull(engine, text: str, platform: str | None = None, progress=None) -> tuple
     from ..registry.pull import pull as do_pull
 
     ref = reference.parse(text)
-    before = engine._images().by_tag(str(ref)) if ref.tag else None
+    before = engine._images().by_tag(str(ref)) if ref.tag and not ref.digest else None
     image_id, _ = do_pull(engine, ref, parse_platform(platform), progress)
     return image_id, str(ref), before is None or before.id != image_id
 
