@@ -52,11 +52,18 @@ MNT_DETACH = 2
 
 # prctl
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+PR_SET_KEEPCAPS = 8
 PR_SET_NAME = 15
+PR_CAPBSET_DROP = 24
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT = 47
+PR_CAP_AMBIENT_RAISE = 2
+PR_CAP_AMBIENT_CLEAR_ALL = 4
 
 _SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(os.uname().machine, 155)
+_SYS_BPF = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine, 321)
 
 _libc.mount.argtypes = (ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p)
 _libc.umount2.argtypes = (ctypes.c_char_p, ctypes.c_int)
@@ -109,6 +116,27 @@ def sethostname(name: str) -> None:
         raise _fail("sethostname", name)
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+def capset(effective: int, permitted: int, inheritable: int) -> None:
+    """Set this thread's capability sets (64-bit masks), _LINUX_CAPABILITY_VERSION_3."""
+    hdr = _CapHeader(0x20080522, 0)
+    data = (_CapData * 2)()
+    for i in (0, 1):
+        shift = 32 * i
+        data[i] = _CapData((effective >> shift) & 0xFFFFFFFF, (permitted >> shift) & 0xFFFFFFFF,
+                           (inheritable >> shift) & 0xFFFFFFFF)
+    if _libc.capset(ctypes.byref(hdr), data) != 0:
+        raise _fail("capset", None)
+
+
 def loopback_up() -> None:
     """Bring up `lo` in this network namespace (a new one starts with it down), with
     the SIOCGIFFLAGS/SIOCSIFFLAGS ioctls on a throwaway socket."""
@@ -125,6 +153,40 @@ def loopback_up() -> None:
             raise _fail("ioctl SIOCSIFFLAGS", "lo")
     finally:
         os.close(fd)
+
+
+def _bpf(cmd: int, attr: ctypes.Array) -> int:
+    _libc.syscall.restype = ctypes.c_long
+    r = _libc.syscall(_SYS_BPF, ctypes.c_int(cmd), attr, ctypes.c_uint(len(attr)))
+    return r
+
+
+def bpf_prog_load_cgroup_device(program: bytes) -> int:
+    """BPF_PROG_LOAD of a BPF_PROG_TYPE_CGROUP_DEVICE program; returns its fd."""
+    insns = ctypes.create_string_buffer(program, len(program))
+    license = ctypes.create_string_buffer(b"Apache-2.0 or GPL")
+    log = ctypes.create_string_buffer(65536)
+    attr = ctypes.create_string_buffer(128)
+    ctypes.memmove(attr, (15).to_bytes(4, "little") + (len(program) // 8).to_bytes(4, "little")
+                   + ctypes.addressof(insns).to_bytes(8, "little")
+                   + ctypes.addressof(license).to_bytes(8, "little")
+                   + (1).to_bytes(4, "little") + len(log).to_bytes(4, "little")
+                   + ctypes.addressof(log).to_bytes(8, "little"), 40)
+    ctypes.memmove(ctypes.addressof(attr) + 68, (6).to_bytes(4, "little"), 4)  # expected_attach_type
+    fd = _bpf(5, attr)  # BPF_PROG_LOAD
+    if fd < 0:
+        detail = log.value.decode(errors="replace").strip().splitlines()[-1:] or [""]
+        e = ctypes.get_errno()
+        raise KernelError("bpf(BPF_PROG_LOAD)", f"device filter{': ' + detail[0] if detail[0] else ''}", e)
+    return fd
+
+
+def bpf_prog_attach_cgroup_device(cgroup_fd: int, prog_fd: int) -> None:
+    attr = ctypes.create_string_buffer(128)
+    ctypes.memmove(attr, cgroup_fd.to_bytes(4, "little") + prog_fd.to_bytes(4, "little")
+                   + (6).to_bytes(4, "little") + (2).to_bytes(4, "little"), 16)  # BPF_CGROUP_DEVICE, ALLOW_MULTI
+    if _bpf(8, attr) != 0:  # BPF_PROG_ATTACH
+        raise _fail("bpf(BPF_PROG_ATTACH)", "device filter")
 
 
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:

@@ -102,6 +102,11 @@ class V1Manager:
         return True
 
     def apply(self, path: str, r: dict) -> None:
+        if r.get("devices") is not None and self.by_controller.get("devices"):
+            from .devices import v1_lines
+
+            for name, line in v1_lines(r["devices"]):
+                self._set("devices", path, name, line)
         cpuset_dir = self.by_controller.get("cpuset")
         if cpuset_dir:
             cpu = r.get("cpu") or {}

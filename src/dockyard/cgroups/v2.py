@@ -89,6 +89,10 @@ class V2Manager:
         self._apply_dir(f"{self.root}/{path}", r)
 
     def _apply_dir(self, d: str, r: dict) -> None:
+        if r.get("devices") is not None:
+            from .devices import attach_v2
+
+            attach_v2(d, r["devices"])
         cpu = r.get("cpu") or {}
         if cpu.get("cpus"):
             self._set(d, "cpuset.cpus", cpu["cpus"], missing="cpuset controller unavailable: cpus discarded")

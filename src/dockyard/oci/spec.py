@@ -21,9 +21,16 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 NAMESPACES = ("pid", "network", "ipc", "uts", "mount", "cgroup")
 
+# Docker's defaults: hidden (masked) and read-only parts of /proc and /sys
+MASKED_PATHS = ("/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+                "/sys/firmware", "/sys/devices/virtual/powercap")
+READONLY_PATHS = ("/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger")
 
-def default_mounts(etc_files: dict[str, str]) -> list[dict]:
-    """Docker's default mounts; `etc_files` maps /etc/hostname etc. to files in the bundle."""
+
+def default_mounts(etc_files: dict[str, str], privileged: bool = False) -> list[dict]:
+    """Docker's default mounts; `etc_files` maps /etc/hostname etc. to files in the bundle.
+    A privileged container gets /sys and /sys/fs/cgroup writable."""
     mounts = [
         {"destination": "/proc", "type": "proc", "source": "proc",
          "options": ["nosuid", "noexec", "nodev"]},
@@ -32,9 +39,9 @@ def default_mounts(etc_files: dict[str, str]) -> list[dict]:
         {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
          "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
         {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-         "options": ["nosuid", "noexec", "nodev", "ro"]},
+         "options": ["nosuid", "noexec", "nodev", "rw" if privileged else "ro"]},
         {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-         "options": ["ro", "nosuid", "noexec", "nodev"]},
+         "options": ["rw" if privileged else "ro", "nosuid", "noexec", "nodev"]},
         {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
          "options": ["nosuid", "noexec", "nodev"]},
         {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
@@ -101,7 +108,11 @@ def runtime_spec(*, args: list[str], env: list[str], cwd: str, uid: int, gid: in
                  additional_gids: list[int], hostname: str, rootfs: str,
                  mounts: list[dict], cgroups_path: str, resources: dict,
                  readonly: bool = False, terminal: bool = False,
-                 annotations: dict[str, str] | None = None) -> dict:
+                 annotations: dict[str, str] | None = None, capabilities: list[str] | None = None,
+                 no_new_privileges: bool = False, rlimits: list[dict] | None = None,
+                 seccomp: dict | None = None, masked_paths: tuple[str, ...] = (),
+                 readonly_paths: tuple[str, ...] = (), devices: list[dict] | None = None,
+                 sysctl: dict[str, str] | None = None) -> dict:
     """The whole config.json for one container."""
     user: dict = {"uid": uid, "gid": gid}
     if additional_gids:
@@ -114,6 +125,7 @@ def runtime_spec(*, args: list[str], env: list[str], cwd: str, uid: int, gid: in
             "args": args,
             "env": env,
             "cwd": cwd,
+            "noNewPrivileges": no_new_privileges,
         },
         "root": {"path": rootfs, "readonly": readonly},
         "hostname": hostname,
@@ -124,6 +136,27 @@ def runtime_spec(*, args: list[str], env: list[str], cwd: str, uid: int, gid: in
             "namespaces": [{"type": t} for t in NAMESPACES],
         },
     }
+    if capabilities is not None:
+        spec["process"]["capabilities"] = {
+            "bounding": list(capabilities), "effective": list(capabilities),
+            "permitted": list(capabilities),
+            # inheritable and ambient stay empty (Docker since CVE-2022-24769): a
+            # non-root user, or a program exec'd by root, gets no capabilities by inheritance
+            "inheritable": [], "ambient": [],
+        }
+    if rlimits:
+        spec["process"]["rlimits"] = rlimits
+    linux = spec["linux"]
+    if seccomp is not None:
+        linux["seccomp"] = seccomp
+    if masked_paths:
+        linux["maskedPaths"] = list(masked_paths)
+    if readonly_paths:
+        linux["readonlyPaths"] = list(readonly_paths)
+    if devices:
+        linux["devices"] = devices
+    if sysctl:
+        linux["sysctl"] = sysctl
     if annotations:
         spec["annotations"] = annotations
     return spec

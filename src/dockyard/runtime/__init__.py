@@ -20,7 +20,7 @@ def get(name: str, runroot: str):
     if name in ("native", "", None):
         from .native import NativeRuntime
 
-        return NativeRuntime()
+        return NativeRuntime(runroot)
     if name in ("runc", "crun"):
         from .external import ExternalRuntime
 

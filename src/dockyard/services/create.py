@@ -50,9 +50,15 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
             "OnBuild": None, "Labels": labels, "StopSignal": stop_signal or None,
         },
         "HostConfig": {"AutoRemove": opts.auto_remove, "Runtime": opts.runtime,
+                       "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None,
+                       "Privileged": opts.privileged, "SecurityOpt": opts.security_opt or None,
+                       "ReadonlyRootfs": opts.read_only, "Tmpfs": opts.tmpfs or None,
+                       "GroupAdd": opts.group_add or None, "Devices": opts.devices or None,
+                       "Ulimits": opts.ulimits or None, "Sysctls": opts.sysctls or None,
                        **opts.resources.to_host_config()},
     }
     argv = entrypoint + cmd
+    security = _security(engine, opts)  # every flag checked before anything is stored
     containers = engine._containers()
     containers.insert(cid=cid, name=opts.name, image=image, image_id=img.id,
                              command=" ".join(argv), auto_remove=opts.auto_remove,
@@ -69,15 +75,23 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
             os.mkdir(home + "/rootfs", 0o755)
         etc = containers.write_bundle_files(home, hostname)
         stack = snap.stack(home, img.layers)
-        uid, gid, groups, home_dir = resolve_user(user, lookup.read(stack, "/etc/passwd"),
-                                                  lookup.read(stack, "/etc/group"))
+        group_file = lookup.read(stack, "/etc/group")
+        uid, gid, groups, home_dir = resolve_user(user, lookup.read(stack, "/etc/passwd"), group_file)
+        groups += [g for g in _group_ids(opts.group_add, group_file) if g not in groups]
         if not any(e.startswith("HOME=") for e in env):
             env.append(f"HOME={home_dir}")
+        resources = opts.resources.to_oci()
+        resources["devices"] = security["device_rules"]
         spec = ocispec.runtime_spec(
             args=argv, env=env, cwd=workdir, uid=uid, gid=gid, additional_gids=groups,
-            hostname=hostname, rootfs=home + "/rootfs", mounts=ocispec.default_mounts(etc),
-            cgroups_path="/" + cgroups.container_path(cid), resources=opts.resources.to_oci(),
-            annotations={ocispec.ANNOTATION_ROOTFS_MOUNT: mount.encode()})
+            hostname=hostname, rootfs=home + "/rootfs", readonly=opts.read_only,
+            mounts=ocispec.default_mounts(etc, opts.privileged) + security["tmpfs"],
+            cgroups_path="/" + cgroups.container_path(cid), resources=resources,
+            annotations={ocispec.ANNOTATION_ROOTFS_MOUNT: mount.encode()},
+            capabilities=security["caps"], no_new_privileges=security["nnp"],
+            rlimits=security["rlimits"], seccomp=security["seccomp"],
+            masked_paths=security["masked"], readonly_paths=security["readonly"],
+            devices=security["devices"], sysctl=opts.sysctls or None)
         write_file(home + "/config.json", jsonenc.dumps(spec))
     except BaseException:
         rmtree(home)
@@ -86,3 +100,46 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
         raise
     engine._specs[cid] = spec
     return containers.get(cid)
+
+
+def _security(engine, opts: CreateOptions) -> dict:
+    from ..cgroups.devices import ALLOW_ALL, DEFAULT_RULES
+    from ..oci.capabilities import effective_set
+    from . import security as sec
+
+    so = sec.SecurityOptions(opts.security_opt)
+    engine.warnings.extend(so.warnings)
+    caps = effective_set(opts.cap_add, opts.cap_drop, opts.privileged)
+    nodes, rules = sec.parse_devices(opts.devices)
+    confined = not opts.privileged and so.system_paths != "unconfined"
+    return {
+        "caps": caps,
+        "nnp": so.no_new_privileges and not opts.privileged,
+        "seccomp": sec.seccomp_for(so, caps, opts.privileged),
+        "rlimits": sec.parse_ulimits(opts.ulimits),
+        "devices": (sec.host_devices() if opts.privileged else []) + nodes,
+        "device_rules": ALLOW_ALL if opts.privileged else DEFAULT_RULES + rules,
+        "masked": ocispec.MASKED_PATHS if confined else (),
+        "readonly": ocispec.READONLY_PATHS if confined else (),
+        "tmpfs": sec.tmpfs_mounts(opts.tmpfs),
+    }
+
+
+def _group_ids(names: list[str], group_file: bytes | None) -> list[int]:
+    """--group-add: numbers, or names from the container's own /etc/group."""
+    from ..errors import InvalidArgument
+
+    out = []
+    entries = {}
+    for line in (group_file or b"").decode(errors="replace").splitlines():
+        parts = line.split(":")
+        if len(parts) >= 3 and parts[2].isdigit():
+            entries[parts[0]] = int(parts[2])
+    for n in names:
+        if n.isdigit():
+            out.append(int(n))
+        elif n in entries:
+            out.append(entries[n])
+        else:
+            raise InvalidArgument(f"unable to find group {n}: no matching entries in group file")
+    return out

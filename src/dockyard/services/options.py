@@ -148,14 +148,22 @@ class CreateOptions:
     """Everything `create`/`run` accept beyond the image and command."""
 
     __slots__ = ("name", "entrypoint", "env", "workdir", "user", "hostname", "auto_remove",
-                 "interactive", "tty", "resources", "runtime", "labels", "stop_signal", "pull", "platform")
+                 "interactive", "tty", "resources", "runtime", "labels", "stop_signal", "pull", "platform",
+                 "cap_add", "cap_drop", "privileged", "security_opt", "read_only", "tmpfs", "group_add",
+                 "ulimits", "devices", "sysctls", "userns")
 
     def __init__(self, *, name: str | None = None, entrypoint: str | None = None,
                  env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
                  hostname: str | None = None, auto_remove: bool = False, interactive: bool = False,
                  tty: bool = False, resources: Resources | None = None, runtime: str = "native",
                  labels: dict[str, str] | None = None, stop_signal: str | None = None,
-                 pull: str = "missing", platform: str | None = None) -> None:
+                 pull: str = "missing", platform: str | None = None,
+                 cap_add: list[str] | None = None, cap_drop: list[str] | None = None,
+                 privileged: bool = False, security_opt: list[str] | None = None,
+                 read_only: bool = False, tmpfs: dict[str, str] | None = None,
+                 group_add: list[str] | None = None, ulimits: list[str] | None = None,
+                 devices: list[str] | None = None, sysctls: dict[str, str] | None = None,
+                 userns: str = "") -> None:
         self.name = name
         self.entrypoint = entrypoint
         self.env = list(env or [])
@@ -171,6 +179,17 @@ class CreateOptions:
         self.stop_signal = stop_signal
         self.pull = pull
         self.platform = platform
+        self.cap_add = list(cap_add or [])
+        self.cap_drop = list(cap_drop or [])
+        self.privileged = privileged
+        self.security_opt = list(security_opt or [])
+        self.read_only = read_only
+        self.tmpfs = dict(tmpfs or {})
+        self.group_add = list(group_add or [])
+        self.ulimits = list(ulimits or [])
+        self.devices = list(devices or [])
+        self.sysctls = dict(sysctls or {})
+        self.userns = userns or ""
 
     def validate(self) -> None:
         from ..core.ids import valid_name
@@ -192,6 +211,12 @@ class CreateOptions:
                 raise InvalidArgument(f"invalid hostname format: {self.hostname}")
         if self.pull not in ("missing", "always", "never"):
             raise InvalidArgument(f'invalid pull option: "{self.pull}": must be one of "missing", "always", or "never"')
+        from ..oci.capabilities import normalize
+
+        for c in (*self.cap_add, *self.cap_drop):
+            normalize(c)
+        if self.userns not in ("", "host") and not self.userns.startswith(("auto", "remap:")):
+            raise InvalidArgument(f"invalid --userns: {self.userns!r} (host, auto, or use --userns-remap)")
         if self.tty:
             raise InvalidArgument("the input device is not a TTY: -t/--tty is not supported yet")
         self.resources.validate()

@@ -23,6 +23,18 @@ CREATE_FLAGS = [
     Flag("--stop-signal", "str", "Signal to stop the container"),
     Flag("--runtime", "str", "Runtime to use for this container (native, runc, crun)"),
     Flag("--pull", "str", 'Pull image before running ("always", "missing", "never")', default="missing"),
+    Flag("--cap-add", "list", "Add Linux capabilities"),
+    Flag("--cap-drop", "list", "Drop Linux capabilities"),
+    Flag("--privileged", "bool", "Give extended privileges to this container"),
+    Flag("--security-opt", "list", "Security Options"),
+    Flag("--read-only", "bool", "Mount the container's root filesystem as read only"),
+    Flag("--tmpfs", "list", "Mount a tmpfs directory"),
+    Flag("--group-add", "list", "Add additional groups to join"),
+    Flag("--ulimit", "list", "Ulimit options"),
+    Flag("--device", "list", "Add a host device to the container"),
+    Flag("--sysctl", "list", "Sysctl options"),
+    Flag("--userns", "str", "User namespace to use (host, auto)"),
+    Flag("--userns-remap", "str", "Map root to the subordinate ids of USER[:GROUP] in /etc/subuid and /etc/subgid"),
     Flag("--platform", "str", "Set platform if server is multi-platform capable"),
     Flag("-m, --memory", "str", "Memory limit", metavar="bytes"),
     Flag("--memory-swap", "str", "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", metavar="bytes"),
@@ -97,6 +109,19 @@ def _options(o: dict, cmd: str):
     for item in o["label"] or []:
         k, _, v = item.partition("=")
         labels[k] = v
+    tmpfs = {}
+    for item in o["tmpfs"] or []:
+        dest, _, topts = item.partition(":")
+        tmpfs[dest] = topts
+    sysctls = {}
+    for item in o["sysctl"] or []:
+        k, eq, v = item.partition("=")
+        if not eq or not k:
+            raise UsageError(f'invalid argument "{item}" for "--sysctl" flag: sysctl must be in the format KEY=VALUE', cmd)
+        sysctls[k] = v
+    userns = o["userns"] or ""
+    if o["userns_remap"]:
+        userns = "remap:" + o["userns_remap"]
     res = Resources(
         memory=_size(o["memory"], "-m, --memory", cmd),
         memory_swap=_size(o["memory_swap"], "--memory-swap", cmd, allow_minus_one=True),
@@ -110,7 +135,10 @@ def _options(o: dict, cmd: str):
         name=o["name"], entrypoint=o["entrypoint"], env=env, workdir=o["workdir"], user=o["user"],
         hostname=o["hostname"], auto_remove=o["rm"], interactive=o["interactive"], tty=o["tty"],
         resources=res, runtime=o["runtime"] or "native", labels=labels, stop_signal=o["stop_signal"],
-        pull=o["pull"], platform=o["platform"])
+        pull=o["pull"], platform=o["platform"], cap_add=o["cap_add"], cap_drop=o["cap_drop"],
+        privileged=o["privileged"], security_opt=o["security_opt"], read_only=o["read_only"],
+        tmpfs=tmpfs, group_add=o["group_add"], ulimits=o["ulimit"], devices=o["device"],
+        sysctls=sysctls, userns=userns)
 
 
 def _progress():

@@ -27,13 +27,14 @@ DEFAULT_NAMESPACES = ("pid", "network", "ipc", "uts", "mount", "cgroup")
 class Pending:
     """A container process that is forked but not yet running its command."""
 
-    def __init__(self, pid: int, spec_w: int, err_r: int) -> None:
+    def __init__(self, pid: int, spec_w: int, err_r: int, seccomp_cache: str) -> None:
         self.pid = pid
+        self.seccomp_cache = seccomp_cache
         self._spec_w = spec_w
         self._err_r = err_r
 
     def launch(self, spec: dict) -> None:
-        data = marshal.dumps(spec)
+        data = marshal.dumps((spec, _seccomp_program(spec, self.seccomp_cache)))
         view = memoryview(data)
         try:
             while view:
@@ -65,8 +66,20 @@ class Pending:
         return self.pid
 
 
+def _seccomp_program(spec: dict, cache: str) -> bytes | None:
+    profile = (spec.get("linux") or {}).get("seccomp")
+    if not profile:
+        return None
+    from .seccomp import program
+
+    return program(profile, cache)
+
+
 class NativeRuntime:
     name = "native"
+
+    def __init__(self, runroot: str = "/run/dockyard") -> None:
+        self.runroot = runroot
 
     def prepare(self, cid: str, bundle: str, stdio: tuple[int, int, int], cgroup_procs: list[str],
                 cgroup_mounts: list[tuple[str, str, str]],
@@ -85,7 +98,7 @@ class NativeRuntime:
             os._exit(125)  # not reached
         os.close(spec_r)
         os.close(err_w)
-        return Pending(pid, spec_w, err_r)
+        return Pending(pid, spec_w, err_r, f"{self.runroot}/seccomp")
 
     def delete(self, bundle: str, cid: str) -> None:
         """Nothing to undo: the container's mounts died with its mount namespace."""

@@ -26,7 +26,9 @@ import stat
 from ..._sys import libc
 from ...errors import DockyardError, KernelError, StartError
 from ...oci.spec import ANNOTATION_ROOTFS_MOUNT
-from . import mounts
+# everything this process needs is imported now: after pivot_root the files of
+# Python and of Dockyard are out of reach
+from . import mounts, security
 
 _NS_FLAGS = {
     "mount": libc.CLONE_NEWNS, "uts": libc.CLONE_NEWUTS, "ipc": libc.CLONE_NEWIPC,
@@ -46,11 +48,12 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
             flags |= _NS_FLAGS.get(ns, 0)
         if flags:
             libc.unshare(flags)
-        spec = _read_spec(spec_fd)
-        if spec is None:
+        got = _read_spec(spec_fd)
+        if got is None:
             os._exit(0)  # the engine gave up on this container before it started
+        spec, seccomp_program = got
         _setup(spec, flags, cgroup_mounts)
-        _exec(spec["process"])
+        _exec(spec["process"], seccomp_program)
     except StartError as e:
         _fail(errfd, e.exit_code, e.message)
     except DockyardError as e:
@@ -115,6 +118,7 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]]) ->
         mounts.mount_all(root, spec.get("mounts") or [], cgroup_mounts)
         if any(m.get("destination") == "/dev" for m in spec.get("mounts") or []):
             mounts.make_devices(root)
+        mounts.make_spec_devices(root, linux.get("devices") or [])
     if spec.get("hostname") and flags & libc.CLONE_NEWUTS:
         libc.sethostname(spec["hostname"])
     if flags & libc.CLONE_NEWNET:
@@ -122,7 +126,27 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]]) ->
     mounts.pivot(root)
     if spec["root"].get("readonly"):
         mounts.remount_readonly_root()
+    for key, value in (linux.get("sysctl") or {}).items():
+        _sysctl(key, value)
+    mounts.mask_paths(linux.get("maskedPaths") or [])
+    mounts.readonly_paths(linux.get("readonlyPaths") or [])
     os.umask(0o022)
+
+
+def _sysctl(key: str, value: str) -> None:
+    path = "/proc/sys/" + key.replace(".", "/")
+    if ".." in key or "/" in key:
+        raise StartError(f"invalid sysctl {key!r}")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+    except OSError as e:
+        raise StartError(f"sysctl {key}: {e.strerror}") from None
+    try:
+        os.write(fd, str(value).encode())
+    except OSError as e:
+        raise StartError(f"sysctl {key}={value}: {e.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def _join(ns: dict) -> None:
@@ -157,7 +181,7 @@ def _lookup(file: str, path_env: str) -> str:
     raise StartError(f'exec: "{file}": executable file not found in $PATH', exit_code=127)
 
 
-def _exec(process: dict) -> None:
+def _exec(process: dict, seccomp_program: bytes | None) -> None:
     import _signal
 
     env: dict[str, str] = {}
@@ -171,13 +195,13 @@ def _exec(process: dict) -> None:
     except OSError as e:
         raise StartError(f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}") from None
     user = process.get("user") or {}
-    uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    caps = process.get("capabilities")
+    security.apply_rlimits(process.get("rlimits") or [])
+    security.drop_bounding(caps)
     try:
-        os.setgroups([int(g) for g in user.get("additionalGids") or []])
-        os.setgid(gid)
-        os.setuid(uid)
+        security.switch_user(user, caps)
     except OSError as e:
-        raise KernelError("setuid/setgid", f"{uid}:{gid}", e.errno) from None
+        raise KernelError("setuid/setgid", f"{user.get('uid', 0)}:{user.get('gid', 0)}", e.errno) from None
     args = process.get("args") or []
     if not args:
         raise StartError("no command specified")
@@ -191,6 +215,7 @@ def _exec(process: dict) -> None:
         except (OSError, ValueError, RuntimeError):
             pass
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
+    security.lock_down(process, seccomp_program)  # from here on only execve may be called
     try:
         os.execve(path, args, env)
     except PermissionError:

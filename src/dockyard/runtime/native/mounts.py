@@ -180,6 +180,52 @@ def make_devices(rootfs: str) -> None:
             pass
 
 
+def make_spec_devices(rootfs: str, devices: list[dict]) -> None:
+    """linux.devices: device nodes the container is given (--device, --privileged)."""
+    kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
+    for d in devices:
+        path = d.get("path") or ""
+        if not path.startswith("/dev/"):
+            raise StartError(f"device path {path!r} is not under /dev")
+        target = secure_join(rootfs, path)
+        os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+        try:
+            os.unlink(target)
+        except (FileNotFoundError, IsADirectoryError):
+            pass
+        mode = kinds.get(d.get("type", "c"), stat.S_IFCHR) | (int(d.get("fileMode", 0o666)) & 0o777)
+        os.mknod(target, mode, os.makedev(int(d.get("major", 0)), int(d.get("minor", 0))))
+        os.chmod(target, mode & 0o777)
+        os.chown(target, int(d.get("uid", 0)), int(d.get("gid", 0)))
+
+
+def mask_paths(paths: list[str]) -> None:
+    """linux.maskedPaths, inside the new root: /dev/null over files, an empty
+    read-only tmpfs over directories."""
+    for p in paths:
+        try:
+            st = os.lstat(p)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            libc.mount("tmpfs", p, "tmpfs", libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
+                       "size=0")
+        else:
+            libc.mount("/dev/null", p, None, libc.MS_BIND)
+
+
+def readonly_paths(paths: list[str]) -> None:
+    """linux.readonlyPaths: each bound onto itself and remounted read-only."""
+    for p in paths:
+        try:
+            os.lstat(p)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        libc.mount(p, p, None, libc.MS_BIND | libc.MS_REC)
+        libc.mount(p, p, None, libc.MS_BIND | libc.MS_REMOUNT | libc.MS_RDONLY | libc.MS_NOSUID
+                   | libc.MS_NODEV | libc.MS_NOEXEC)
+
+
 def pivot(rootfs: str) -> None:
     """pivot_root into `rootfs` and detach the old root, leaving no path to the host.
 
