@@ -197,6 +197,11 @@ def _exec(process: dict, seccomp_program: bytes | None) -> None:
     user = process.get("user") or {}
     caps = process.get("capabilities")
     security.apply_rlimits(process.get("rlimits") or [])
+    early = seccomp_program if not process.get("noNewPrivileges") else None
+    if early:
+        # without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we
+        # have it (what follows, setuid and capset, must then pass the filter)
+        security.lock_down({}, early)
     security.drop_bounding(caps)
     try:
         security.switch_user(user, caps)
@@ -215,7 +220,7 @@ def _exec(process: dict, seccomp_program: bytes | None) -> None:
         except (OSError, ValueError, RuntimeError):
             pass
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
-    security.lock_down(process, seccomp_program)  # from here on only execve may be called
+    security.lock_down(process, None if early else seccomp_program)  # now only execve may follow
     try:
         os.execve(path, args, env)
     except PermissionError:

@@ -70,8 +70,22 @@ def drop_bounding(caps: dict | None) -> None:
                 pass  # a capability this kernel does not know
 
 
+def _held() -> int:
+    """The capabilities this process holds: a container cannot get more than we have
+    (this machine's own bounding set may lack some, CAP_SYS_RESOURCE here)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapPrm:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError):
+        pass
+    return (1 << 64) - 1
+
+
 def switch_user(user: dict, caps: dict | None) -> None:
     uid, gid = int(user.get("uid", 0)), int(user.get("gid", 0))
+    held = _held() if caps is not None else 0
     if caps is not None:
         libc.prctl(libc.PR_SET_KEEPCAPS, 1)
     os.setgroups([int(g) for g in user.get("additionalGids") or []])
@@ -79,8 +93,8 @@ def switch_user(user: dict, caps: dict | None) -> None:
     os.setuid(uid)
     if caps is not None:
         libc.prctl(libc.PR_SET_KEEPCAPS, 0)
-        libc.capset(_mask(caps.get("effective")), _mask(caps.get("permitted")),
-                    _mask(caps.get("inheritable")))
+        libc.capset(_mask(caps.get("effective")) & held, _mask(caps.get("permitted")) & held,
+                    _mask(caps.get("inheritable")) & held)
         libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
         for name in caps.get("ambient") or []:
             if name in NUMBERS:
