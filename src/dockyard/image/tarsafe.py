@@ -31,6 +31,11 @@ OVERLAY_OPAQUE_XATTR = "trusted.overlay.opaque"
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _CHUNK = 1 << 20
+# A decompression bomb is stopped by space, not by ratio (gzip tops out near
+# 1032:1, which zero-filled files in real layers reach): unpacking stops while this
+# much is still free on the store's file system.
+MIN_FREE = int(os.environ.get("DOCKYARD_MIN_FREE", 1 << 30))
+_SPACE_CHECK = 32 << 20
 # xattrs carried over from PAX headers; trusted.* would steer overlayfs itself
 _XATTR_ALLOWED = ("user.", "security.capability")
 
@@ -146,6 +151,7 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
         raise ValueError(whiteouts)
     tree = _Tree(dest)
     total = 0
+    next_check = _SPACE_CHECK
     stream = _TailKeeper(fileobj)
     try:
         try:
@@ -156,6 +162,9 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
         try:
             for m in tf:
                 total += _apply_member(tree, tf, m, whiteouts)
+                if total >= next_check:
+                    next_check = total + _SPACE_CHECK
+                    _check_space(dest, total)
             end = tf.offset
         except (tarfile.TarError, EOFError) as e:
             raise InvalidImage(f"layer archive is corrupt or truncated: {e}") from None
@@ -179,6 +188,13 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
     finally:
         tree.close()
     return total
+
+
+def _check_space(dest: str, written: int) -> None:
+    st = os.statvfs(dest)
+    if st.f_bavail * st.f_frsize < MIN_FREE:
+        raise InvalidImage(f"unpacking stopped after {written >> 20} MiB: less than {MIN_FREE >> 20} MiB "
+                           "would be left on the store's file system (a decompression bomb?)")
 
 
 class _TailKeeper:
@@ -267,6 +283,8 @@ def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteout
                     while view:
                         view = view[os.write(fd, view):]
                     written += len(chunk)
+                    if written % _SPACE_CHECK < len(chunk):  # crossed another 32 MiB
+                        _check_space(tree.root, written)
             if written != m.size:
                 raise InvalidImage(f"layer member {m.name!r} is truncated")
             os.fchown(fd, m.uid, m.gid)
