@@ -189,6 +189,39 @@ def bpf_prog_attach_cgroup_device(cgroup_fd: int, prog_fd: int) -> None:
         raise _fail("bpf(BPF_PROG_ATTACH)", "device filter")
 
 
+# the new mount API (same numbers on every architecture)
+_SYS_OPEN_TREE, _SYS_MOVE_MOUNT, _SYS_MOUNT_SETATTR = 428, 429, 442
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+OPEN_TREE_CLONE = 1
+MOUNT_ATTR_IDMAP = 0x00100000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+
+
+def idmapped_bind(source: str, target: str, userns_fd: int) -> None:
+    """Bind `source` onto `target` with its ids shifted by the user namespace
+    `userns_fd` (an idmapped mount: files owned by 0 appear owned by that namespace's
+    root), without changing anything on disk."""
+    _libc.syscall.restype = ctypes.c_long
+    fd = _libc.syscall(_SYS_OPEN_TREE, ctypes.c_int(AT_FDCWD), _b(source),
+                       ctypes.c_uint(OPEN_TREE_CLONE | os.O_CLOEXEC | AT_RECURSIVE))
+    if fd < 0:
+        raise _fail("open_tree", source)
+    try:
+        attr = ctypes.create_string_buffer(32)  # struct mount_attr
+        ctypes.memmove(attr, MOUNT_ATTR_IDMAP.to_bytes(8, "little"), 8)
+        ctypes.memmove(ctypes.addressof(attr) + 24, userns_fd.to_bytes(8, "little"), 8)
+        if _libc.syscall(_SYS_MOUNT_SETATTR, ctypes.c_int(fd), b"", ctypes.c_uint(AT_EMPTY_PATH | AT_RECURSIVE),
+                         attr, ctypes.c_size_t(32)) != 0:
+            raise _fail("mount_setattr idmap", source)
+        if _libc.syscall(_SYS_MOVE_MOUNT, ctypes.c_int(fd), b"", ctypes.c_int(AT_FDCWD), _b(target),
+                         ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH)) != 0:
+            raise _fail("move_mount", target)
+    finally:
+        os.close(fd)
+
+
 def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 0) -> int:
     r = _libc.prctl(option, arg2, arg3, arg4, arg5)
     if r < 0:

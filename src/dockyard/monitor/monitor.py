@@ -44,7 +44,7 @@ class MonitorTask:
 
     __slots__ = ("cid", "bundle", "db_path", "runtime", "runroot", "cgroups", "cgroup_path",
                  "log_path", "attach_out", "attach_err", "stdin", "keep_stdin_open", "auto_remove",
-                 "status_fd", "go_fd", "boot_id")
+                 "status_fd", "go_fd", "boot_id", "userns")
 
     def __init__(self, **kw) -> None:
         for k in self.__slots__:
@@ -145,8 +145,9 @@ def _run(task: MonitorTask) -> int:
     child_fds = (stdin, out_w, err_w)
     try:
         runtime = get_runtime(task.runtime, task.runroot)
+        namespaces = ("pid", "network", "ipc", "uts", "mount", "cgroup") + (("user",) if task.userns else ())
         pending = runtime.prepare(task.cid, task.bundle, child_fds,
-                                  cg.procs_files(task.cgroup_path) if native else [], cg.mounts())
+                                  cg.procs_files(task.cgroup_path) if native else [], cg.mounts(), namespaces)
     except (DockyardError, OSError) as e:
         if native:
             _destroy_cgroup(cg, task.cgroup_path)

@@ -112,7 +112,8 @@ def runtime_spec(*, args: list[str], env: list[str], cwd: str, uid: int, gid: in
                  no_new_privileges: bool = False, rlimits: list[dict] | None = None,
                  seccomp: dict | None = None, masked_paths: tuple[str, ...] = (),
                  readonly_paths: tuple[str, ...] = (), devices: list[dict] | None = None,
-                 sysctl: dict[str, str] | None = None) -> dict:
+                 sysctl: dict[str, str] | None = None,
+                 id_mappings: tuple[list[dict], list[dict]] | None = None) -> dict:
     """The whole config.json for one container."""
     user: dict = {"uid": uid, "gid": gid}
     if additional_gids:
@@ -157,6 +158,9 @@ def runtime_spec(*, args: list[str], env: list[str], cwd: str, uid: int, gid: in
         linux["devices"] = devices
     if sysctl:
         linux["sysctl"] = sysctl
+    if id_mappings:
+        linux["namespaces"].append({"type": "user"})
+        linux["uidMappings"], linux["gidMappings"] = id_mappings
     if annotations:
         spec["annotations"] = annotations
     return spec

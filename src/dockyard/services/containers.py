@@ -164,19 +164,22 @@ class Containers:
     # ---- create ---------------------------------------------------------------
 
     def insert(self, *, cid: str, name: str | None, image: str, image_id: str, command: str,
-               auto_remove: bool, runtime: str, config_json: str) -> str:
-        """Claim id and name; a generated name is retried on a clash, a given one is not."""
+               auto_remove: bool, runtime: str, config_json: "str | Callable[[Connection], str]") -> str:
+        """Claim id and name; a generated name is retried on a clash, a given one is not.
+        `config_json` may be a function of the open transaction (for choices that must
+        not race another create, as --userns=auto's id range)."""
         from ..core.ids import random_name
 
         for _ in range(20):
             n = name or random_name()
             try:
                 with self.db.write() as conn:
+                    config = config_json(conn) if callable(config_json) else config_json
                     conn.execute(
                         "INSERT INTO containers (id, name, image, image_id, created, command, state, "
                         "auto_remove, runtime, config) VALUES (?,?,?,?,?,?,'created',?,?,?)",
                         (cid, n, image, image_id, clock.now_ns(), command, int(auto_remove), runtime,
-                         config_json))
+                         config))
                 return n
             except IntegrityError:
                 if name:

@@ -55,14 +55,38 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
                        "ReadonlyRootfs": opts.read_only, "Tmpfs": opts.tmpfs or None,
                        "GroupAdd": opts.group_add or None, "Devices": opts.devices or None,
                        "Ulimits": opts.ulimits or None, "Sysctls": opts.sysctls or None,
+                       "UsernsMode": opts.userns if opts.userns in ("host", "auto") or
+                       opts.userns.startswith("auto:") else "",
                        **opts.resources.to_host_config()},
     }
     argv = entrypoint + cmd
     security = _security(engine, opts)  # every flag checked before anything is stored
     containers = engine._containers()
+    id_maps: list = []
+    if opts.userns not in ("", "host"):
+        if opts.runtime != "native":
+            from ..errors import InvalidArgument
+
+            raise InvalidArgument(f"--userns={opts.userns} needs the native runtime (its layers are "
+                                  f"mounted idmapped); {opts.runtime} cannot run it")
+
+        def config_json(conn) -> str:
+            # chosen in the insert's transaction, so two creates cannot take one range
+            from .userns import mappings
+
+            import json
+
+            in_use = [m for (text,) in conn.execute(
+                "SELECT config FROM containers WHERE config LIKE '%\"IDMappings\"%'")
+                for m in (json.loads(text).get("IDMappings") or {}).get("UidMap") or []]
+            uids, gids = mappings(opts.userns, in_use)
+            id_maps[:] = [uids, gids]
+            return jsonenc.dumps({**config, "IDMappings": {"UidMap": uids, "GidMap": gids}})
+    else:
+        config_json = jsonenc.dumps(config)
     containers.insert(cid=cid, name=opts.name, image=image, image_id=img.id,
-                             command=" ".join(argv), auto_remove=opts.auto_remove,
-                             runtime=opts.runtime, config_json=jsonenc.dumps(config))
+                      command=" ".join(argv), auto_remove=opts.auto_remove,
+                      runtime=opts.runtime, config_json=config_json)
     home = engine.layout.container(cid)
     try:
         try:
@@ -74,6 +98,8 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
         if not os.path.isdir(home + "/rootfs"):
             os.mkdir(home + "/rootfs", 0o755)
         etc = containers.write_bundle_files(home, hostname)
+        if id_maps:
+            _give_to_mapped_root(home, snap.upper(home) if mount.type == "overlay" else None, etc, id_maps[0][0]["hostID"], id_maps[1][0]["hostID"])
         stack = snap.stack(home, img.layers)
         group_file = lookup.read(stack, "/etc/group")
         uid, gid, groups, home_dir = resolve_user(user, lookup.read(stack, "/etc/passwd"), group_file)
@@ -91,7 +117,8 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
             capabilities=security["caps"], no_new_privileges=security["nnp"],
             rlimits=security["rlimits"], seccomp=security["seccomp"],
             masked_paths=security["masked"], readonly_paths=security["readonly"],
-            devices=security["devices"], sysctl=opts.sysctls or None)
+            devices=security["devices"], sysctl=opts.sysctls or None,
+            id_mappings=(id_maps[0], id_maps[1]) if id_maps else None)
         write_file(home + "/config.json", jsonenc.dumps(spec))
     except BaseException:
         rmtree(home)
@@ -100,6 +127,16 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
         raise
     engine._specs[cid] = spec
     return containers.get(cid)
+
+
+def _give_to_mapped_root(home: str, upper: str | None, etc: dict[str, str], uid: int, gid: int) -> None:
+    """What the container's root must own or reach in a user namespace: its writable
+    layer and /etc files; the bundle directory stays closed to everyone else."""
+    os.chown(home, 0, gid)  # mode 0710: the mapped root may pass through, not list
+    if upper:
+        os.chown(upper, uid, gid)
+    for path in etc.values():
+        os.chown(path, uid, gid)
 
 
 def _security(engine, opts: CreateOptions) -> dict:

@@ -52,7 +52,7 @@ def container_document(engine, c) -> dict:
             "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
             "NetworkMode": "none", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
             "AutoRemove": bool(host.get("AutoRemove")), "Runtime": host.get("Runtime") or "native",
-            "Privileged": False, "ReadonlyRootfs": False,
+            **_security_fields(host),
             "Memory": host.get("Memory") or 0, "MemorySwap": host.get("MemorySwap") or 0,
             "NanoCpus": host.get("NanoCpus") or 0, "CpuShares": host.get("CpuShares") or 0,
             "CpuPeriod": host.get("CpuPeriod") or 0, "CpuQuota": host.get("CpuQuota") or 0,
@@ -70,6 +70,32 @@ def container_document(engine, c) -> dict:
         "Config": config,
         "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": f"/proc/{c.pid}/ns/net" if running and c.pid else ""},
     }
+
+
+def _security_fields(host: dict) -> dict:
+    """The isolation settings, in the shapes Docker's inspect gives them."""
+    devices = []
+    for d in host.get("Devices") or []:
+        parts = d.split(":")
+        inside = parts[1] if len(parts) > 1 and parts[1].startswith("/") else parts[0]
+        perms = parts[-1] if len(parts) > 1 and not parts[-1].startswith("/") else "rwm"
+        devices.append({"PathOnHost": parts[0], "PathInContainer": inside, "CgroupPermissions": perms})
+    ulimits = []
+    for u in host.get("Ulimits") or []:
+        name, _, limits = u.partition("=")
+        soft, _, hard = limits.partition(":")
+        ulimits.append({"Name": name, "Hard": int(hard or soft), "Soft": int(soft)})
+    out = {
+        "CapAdd": host.get("CapAdd"), "CapDrop": host.get("CapDrop"),
+        "GroupAdd": host.get("GroupAdd"), "Privileged": bool(host.get("Privileged")),
+        "ReadonlyRootfs": bool(host.get("ReadonlyRootfs")), "SecurityOpt": host.get("SecurityOpt"),
+        "UsernsMode": host.get("UsernsMode") or "", "Devices": devices, "Ulimits": ulimits or None,
+    }
+    if host.get("Tmpfs"):
+        out["Tmpfs"] = host["Tmpfs"]
+    if host.get("Sysctls"):
+        out["Sysctls"] = host["Sysctls"]
+    return out
 
 
 def image_document(engine, img) -> dict:

@@ -21,7 +21,8 @@ from ..errors import DockyardError, StartError
 
 class Launch:
     def __init__(self, engine, cid: str, runtime: str, *, auto_remove: bool, keep_stdin_open: bool,
-                 attach: bool, stdout: int = 1, stderr: int = 2, stdin: int | None = None) -> None:
+                 attach: bool, stdout: int = 1, stderr: int = 2, stdin: int | None = None,
+                 userns: bool = False) -> None:
         from .. import cgroups
         from ..monitor import monitor
 
@@ -43,7 +44,7 @@ class Launch:
             log_path=f"{home}/{cid}-json.log", cgroups=cg, cgroup_path=cgroups.container_path(cid),
             attach_out=os.dup(stdout) if attach else None, attach_err=os.dup(stderr) if attach else None,
             stdin=os.dup(stdin) if stdin is not None else None, keep_stdin_open=keep_stdin_open,
-            auto_remove=auto_remove, status_fd=status_w, go_fd=go_r)
+            auto_remove=auto_remove, status_fd=status_w, go_fd=go_r, userns=userns)
         engine.close()  # an SQLite connection must not cross a fork
         try:
             pid = os.fork()
@@ -134,9 +135,10 @@ def start(engine, ref: str, *, attach: bool, stdout: int, stderr: int, stdin: in
     try:
         spec = _load_spec(engine, c.id)
         open_stdin = bool(c.config.get("Config", {}).get("OpenStdin"))
+        userns = any(ns.get("type") == "user" for ns in (spec.get("linux") or {}).get("namespaces") or [])
         launch = Launch(engine, c.id, c.runtime, auto_remove=bool(c.auto_remove),
                         keep_stdin_open=open_stdin and stdin is None, attach=attach,
-                        stdout=stdout, stderr=stderr, stdin=stdin)
+                        stdout=stdout, stderr=stderr, stdin=stdin, userns=userns)
     except BaseException as e:
         containers.release_start(c, 125, str(e))
         raise
@@ -154,7 +156,7 @@ def run(engine, image: str, command: list[str] | None, opts, *, detach: bool, st
     cid = new_id()
     launch = Launch(engine, cid, opts.runtime, auto_remove=opts.auto_remove,
                     keep_stdin_open=opts.interactive and stdin is None, attach=not detach,
-                    stdout=stdout, stderr=stderr, stdin=stdin)
+                    stdout=stdout, stderr=stderr, stdin=stdin, userns=opts.userns not in ("", "host"))
     try:
         c = create(engine, image, command, opts, progress, cid=cid)
         if not engine._containers().claim_start(c):

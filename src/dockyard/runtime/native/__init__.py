@@ -59,11 +59,19 @@ class Pending:
                 break
             chunks.append(b)
         os.close(self._err_r)
-        if chunks:
+        text = b"".join(chunks).decode(errors="replace")
+        pid = self.pid
+        if text.startswith("@pid "):
+            # in a user namespace, PID 1 is the grandchild; its parent has exited and
+            # the monitor (a subreaper) inherits it
+            line, _, text = text.partition("\n")
             os.waitpid(self.pid, 0)
-            code, _, message = b"".join(chunks).decode(errors="replace").partition(" ")
+            pid = int(line[5:])
+        if text:
+            os.waitpid(pid, 0)
+            code, _, message = text.partition(" ")
             raise StartError(message, exit_code=int(code) if code.isdigit() else 125)
-        return self.pid
+        return pid
 
 
 def _seccomp_program(spec: dict, cache: str) -> bytes | None:
@@ -84,8 +92,8 @@ class NativeRuntime:
     def prepare(self, cid: str, bundle: str, stdio: tuple[int, int, int], cgroup_procs: list[str],
                 cgroup_mounts: list[tuple[str, str, str]],
                 namespaces: tuple[str, ...] = DEFAULT_NAMESPACES) -> Pending:
-        if "pid" in namespaces:
-            libc.unshare(libc.CLONE_NEWPID)
+        if "pid" in namespaces and "user" not in namespaces:
+            libc.unshare(libc.CLONE_NEWPID)  # with a user namespace, PID 1 makes its own
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()

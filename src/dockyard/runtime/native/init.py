@@ -46,13 +46,16 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
         flags = 0
         for ns in namespaces:
             flags |= _NS_FLAGS.get(ns, 0)
-        if flags:
+        in_userns = "user" in namespaces
+        if flags and not in_userns:
             libc.unshare(flags)
         got = _read_spec(spec_fd)
         if got is None:
             os._exit(0)  # the engine gave up on this container before it started
         spec, seccomp_program = got
-        _setup(spec, flags, cgroup_mounts)
+        if in_userns:
+            _enter_userns(spec, flags, errfd)
+        _setup(spec, flags, cgroup_mounts, in_userns)
         _exec(spec["process"], seccomp_program)
     except StartError as e:
         _fail(errfd, e.exit_code, e.message)
@@ -103,7 +106,29 @@ def _read_spec(fd: int) -> dict | None:
     return marshal.loads(b"".join(chunks)) if chunks else None
 
 
-def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]]) -> None:
+def _enter_userns(spec: dict, flags: int, errfd: int) -> None:
+    """Make the user namespace, mount the root idmapped, enter; returns in PID 1."""
+    from . import userns
+
+    linux = spec.get("linux") or {}
+    ufd = userns.make_userns(linux.get("uidMappings") or [], linux.get("gidMappings") or [])
+    libc.unshare(libc.CLONE_NEWNS)
+    libc.mount(None, "/", None, libc.MS_REC | libc.MS_SLAVE)
+    root = spec["root"]["path"]
+    bundle = os.path.dirname(root)
+    userns.mount_root(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT), bundle, ufd)
+    # Root in the user namespace may not search the directories above the bundle (a
+    # store under a 0700 directory): from here on, paths in the bundle are taken
+    # relative to it, the working directory, which entering a mount namespace keeps.
+    os.chdir(bundle)
+    spec["root"]["path"] = os.path.relpath(root, bundle)
+    for m in spec.get("mounts") or []:
+        if (m.get("source") or "").startswith(bundle + "/"):
+            m["source"] = os.path.relpath(m["source"], bundle)
+    userns.enter(ufd, flags, errfd)
+
+
+def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in_userns: bool = False) -> None:
     linux = spec.get("linux") or {}
     for ns in linux.get("namespaces") or []:
         if ns.get("path"):
@@ -114,11 +139,17 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]]) ->
         # rslave by default, like runc: nothing mounted here propagates to the host
         prop = mounts.parse_options([linux.get("rootfsPropagation") or "rslave"])[1]
         libc.mount(None, "/", None, prop or (libc.MS_REC | libc.MS_SLAVE))
-        mounts.mount_rootfs(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT))
-        mounts.mount_all(root, spec.get("mounts") or [], cgroup_mounts)
+        if not in_userns:
+            mounts.mount_rootfs(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT))
+        else:
+            # mounted before entering the user namespace, so locked here, and pivot_root
+            # refuses a locked mount: bind it onto itself for an unlocked one
+            libc.mount(root, root, None, libc.MS_BIND | libc.MS_REC)
+        mounts.mount_all(root, spec.get("mounts") or [], cgroup_mounts,
+                         linux.get("cgroupsPath") if in_userns else None)
         if any(m.get("destination") == "/dev" for m in spec.get("mounts") or []):
-            mounts.make_devices(root)
-        mounts.make_spec_devices(root, linux.get("devices") or [])
+            mounts.make_devices(root, bind=in_userns)
+        mounts.make_spec_devices(root, linux.get("devices") or [], bind=in_userns)
     if spec.get("hostname") and flags & libc.CLONE_NEWUTS:
         libc.sethostname(spec["hostname"])
     if flags & libc.CLONE_NEWNET:

@@ -119,7 +119,10 @@ def mount_rootfs(rootfs: str, encoded: str | None) -> None:
         libc.mount(rootfs, rootfs, None, libc.MS_BIND | libc.MS_REC)
 
 
-def mount_all(rootfs: str, mounts: list[dict], cgroup_mounts: list[tuple[str, str, str]]) -> None:
+def mount_all(rootfs: str, mounts: list[dict], cgroup_mounts: list[tuple[str, str, str]],
+              bind_cgroup: str | None = None) -> None:
+    """The spec's mounts. `bind_cgroup` (in a user namespace, where cgroup v1 cannot be
+    mounted) is the container's cgroup path, bound from the host's hierarchies."""
     for m in mounts:
         dest = m.get("destination") or ""
         if not dest.startswith("/"):
@@ -140,7 +143,7 @@ def mount_all(rootfs: str, mounts: list[dict], cgroup_mounts: list[tuple[str, st
                 libc.mount(None, target, None, libc.MS_BIND | libc.MS_REMOUNT | extra)
         elif mtype == "cgroup":
             _mountpoint(target, False)
-            _mount_cgroups(target, flags, cgroup_mounts)
+            _mount_cgroups(target, flags, cgroup_mounts, bind_cgroup)
         else:
             _mountpoint(target, False)
             libc.mount(source, target, mtype, flags, data or None)
@@ -148,7 +151,8 @@ def mount_all(rootfs: str, mounts: list[dict], cgroup_mounts: list[tuple[str, st
             libc.mount(None, target, None, prop)
 
 
-def _mount_cgroups(target: str, flags: int, hierarchies: list[tuple[str, str, str]]) -> None:
+def _mount_cgroups(target: str, flags: int, hierarchies: list[tuple[str, str, str]],
+                   bind_cgroup: str | None) -> None:
     """/sys/fs/cgroup inside: the cgroup2 file system, or for v1 a tmpfs holding each
     hierarchy; all read-only, and rooted at the container's cgroup (its namespace)."""
     if len(hierarchies) == 1 and hierarchies[0][0] == "":
@@ -158,16 +162,25 @@ def _mount_cgroups(target: str, flags: int, hierarchies: list[tuple[str, str, st
     for name, fstype, opts in hierarchies:
         d = f"{target}/{name}"
         os.mkdir(d, 0o755)
+        if bind_cgroup:
+            src = f"/sys/fs/cgroup/{name}{bind_cgroup}"
+            libc.mount(src, d, None, libc.MS_BIND)
+            libc.mount(None, d, None, libc.MS_BIND | libc.MS_REMOUNT | _READONLY_AFTER)
+            continue
         libc.mount("cgroup", d, fstype, flags | libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC,
                    opts or None)
     libc.mount(None, target, None, libc.MS_REMOUNT | libc.MS_BIND | _READONLY_AFTER)
 
 
-def make_devices(rootfs: str) -> None:
-    """Default device nodes and /dev symlinks, when /dev is the container's own tmpfs."""
+def make_devices(rootfs: str, bind: bool = False) -> None:
+    """Default device nodes and /dev symlinks, when /dev is the container's own tmpfs.
+    In a user namespace, where mknod is refused, the host's nodes are bound instead."""
     dev = rootfs + "/dev"
     for name, major, minor in DEFAULT_DEVICES:
         p = f"{dev}/{name}"
+        if bind:
+            _bind_device(f"/dev/{name}", p)
+            continue
         try:
             os.mknod(p, stat.S_IFCHR | 0o666, os.makedev(major, minor))
         except FileExistsError:
@@ -180,7 +193,13 @@ def make_devices(rootfs: str) -> None:
             pass
 
 
-def make_spec_devices(rootfs: str, devices: list[dict]) -> None:
+def _bind_device(source: str, target: str) -> None:
+    if not os.path.lexists(target):
+        os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666))
+    libc.mount(source, target, None, libc.MS_BIND)
+
+
+def make_spec_devices(rootfs: str, devices: list[dict], bind: bool = False) -> None:
     """linux.devices: device nodes the container is given (--device, --privileged)."""
     kinds = {"c": stat.S_IFCHR, "u": stat.S_IFCHR, "b": stat.S_IFBLK, "p": stat.S_IFIFO}
     for d in devices:
@@ -189,6 +208,9 @@ def make_spec_devices(rootfs: str, devices: list[dict]) -> None:
             raise StartError(f"device path {path!r} is not under /dev")
         target = secure_join(rootfs, path)
         os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+        if bind:
+            _bind_device(d.get("hostPath") or path, target)
+            continue
         try:
             os.unlink(target)
         except (FileNotFoundError, IsADirectoryError):
