@@ -92,3 +92,7 @@ class KernelError(DockyardError):
 
 class StartError(DockyardError):
     """The container's command could not be started (126: cannot invoke, 127: not found)."""
+
+
+class HookError(DockyardError):
+    """An OCI hook failed, timed out, or could not be run."""

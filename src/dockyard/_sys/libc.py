@@ -116,6 +116,12 @@ def sethostname(name: str) -> None:
         raise _fail("sethostname", name)
 
 
+def setdomainname(name: str) -> None:
+    raw = name.encode()
+    if _libc.setdomainname(ctypes.c_char_p(raw), ctypes.c_size_t(len(raw))) != 0:
+        raise _fail("setdomainname", name)
+
+
 class _CapHeader(ctypes.Structure):
     _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
 

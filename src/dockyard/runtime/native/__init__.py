@@ -32,46 +32,77 @@ class Pending:
         self.seccomp_cache = seccomp_cache
         self._spec_w = spec_w
         self._err_r = err_r
+        self._buf = b""
 
-    def launch(self, spec: dict) -> None:
-        data = marshal.dumps((spec, _seccomp_program(spec, self.seccomp_cache)))
-        view = memoryview(data)
+    def launch(self, spec: dict, options: dict | None = None, keep_open: bool = False) -> None:
+        """Send the spec. `options` and `keep_open` are the standalone runtime's: the
+        pipe then stays open for its go-ahead after the prestart hooks (`proceed`)."""
+        data = marshal.dumps((spec, _seccomp_program(spec, self.seccomp_cache), options))
+        view = memoryview(len(data).to_bytes(8, "little") + data)
         try:
             while view:
                 view = view[os.write(self._spec_w, view):]
         finally:
-            os.close(self._spec_w)
-            self._spec_w = -1
+            if not keep_open:
+                os.close(self._spec_w)
+                self._spec_w = -1
+
+    def proceed(self, host_pid: int) -> None:
+        os.write(self._spec_w, b"1" + host_pid.to_bytes(8, "little"))
 
     def abort(self) -> None:
         """The container will not run after all: the child exits without exec."""
-        if self._spec_w >= 0:
-            os.close(self._spec_w)
-            self._spec_w = -1
-        os.close(self._err_r)
+        self.close()
         os.waitpid(self.pid, 0)
 
-    def wait(self) -> int:
-        chunks = []
+    def event(self) -> tuple[str, str]:
+        """The child's next word on the error pipe: ("pid", N) when PID 1 is its child
+        (in a user namespace), ("hooks", "") and ("ready", "") for the standalone
+        runtime's stops, ("exec", "") when the command runs (the pipe closed on exec),
+        or a StartError when it failed."""
+        buf = self._buf
+        while b"\n" not in buf:
+            b = os.read(self._err_r, 4096)
+            if not b:
+                break
+            buf += b
+        if buf.startswith(b"@"):
+            line, _, rest = buf.partition(b"\n")
+            self._buf = rest
+            word, _, arg = line[1:].decode().partition(" ")
+            if word == "pid":
+                os.waitpid(self.pid, 0)  # the middle process has exited
+                self.pid = int(arg)
+            return word, arg
         while True:
             b = os.read(self._err_r, 4096)
             if not b:
                 break
-            chunks.append(b)
-        os.close(self._err_r)
-        text = b"".join(chunks).decode(errors="replace")
-        pid = self.pid
-        if text.startswith("@pid "):
-            # in a user namespace, PID 1 is the grandchild; its parent has exited and
-            # the monitor (a subreaper) inherits it
-            line, _, text = text.partition("\n")
+            buf += b
+        self._buf = b""
+        if not buf:
+            return "exec", ""
+        code, _, message = buf.decode(errors="replace").partition(" ")
+        raise StartError(message, exit_code=int(code) if code.isdigit() else 125)
+
+    def close(self) -> None:
+        for fd in (self._spec_w, self._err_r):
+            if fd >= 0:
+                os.close(fd)
+        self._spec_w = self._err_r = -1
+
+    def wait(self) -> int:
+        """The container's pid once its command runs; reaps the child if it failed."""
+        try:
+            while self.event()[0] != "exec":
+                pass
+        except StartError:
             os.waitpid(self.pid, 0)
-            pid = int(line[5:])
-        if text:
-            os.waitpid(pid, 0)
-            code, _, message = text.partition(" ")
-            raise StartError(message, exit_code=int(code) if code.isdigit() else 125)
-        return pid
+            raise
+        finally:
+            os.close(self._err_r)
+            self._err_r = -1
+        return self.pid
 
 
 def _seccomp_program(spec: dict, cache: str) -> bytes | None:
@@ -91,7 +122,9 @@ class NativeRuntime:
 
     def prepare(self, cid: str, bundle: str, stdio: tuple[int, int, int], cgroup_procs: list[str],
                 cgroup_mounts: list[tuple[str, str, str]],
-                namespaces: tuple[str, ...] = DEFAULT_NAMESPACES) -> Pending:
+                namespaces: tuple[str, ...] = DEFAULT_NAMESPACES, join_user: str | None = None) -> Pending:
+        """Fork the container's first process. `namespaces` are those it creates;
+        `join_user` is a user namespace it joins first (the standalone runtime's)."""
         if "pid" in namespaces and "user" not in namespaces:
             libc.unshare(libc.CLONE_NEWPID)  # with a user namespace, PID 1 makes its own
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
@@ -102,7 +135,7 @@ class NativeRuntime:
             os.close(err_r)
             from . import init
 
-            init.run(spec_r, stdio, err_w, cgroup_procs, cgroup_mounts, namespaces)
+            init.run(spec_r, stdio, err_w, cgroup_procs, cgroup_mounts, namespaces, join_user)
             os._exit(125)  # not reached
         os.close(spec_r)
         os.close(err_w)

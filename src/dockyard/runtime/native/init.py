@@ -34,15 +34,21 @@ _NS_FLAGS = {
     "mount": libc.CLONE_NEWNS, "uts": libc.CLONE_NEWUTS, "ipc": libc.CLONE_NEWIPC,
     "network": libc.CLONE_NEWNET, "cgroup": libc.CLONE_NEWCGROUP,
 }
+_JOIN_FLAGS = {**_NS_FLAGS, "pid": libc.CLONE_NEWPID, "user": libc.CLONE_NEWUSER, "time": 0x80}
 
 
 def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: list[str],
-        cgroup_mounts: list[tuple[str, str, str]], namespaces: tuple[str, ...]) -> None:
+        cgroup_mounts: list[tuple[str, str, str]], namespaces: tuple[str, ...],
+        join_user: str | None = None) -> None:
     """Never returns: exec's the container's command or exits with a Docker code."""
     try:
         _setup_fds(stdio, errfd, spec_fd)
         errfd, spec_fd = 3, 4
         _join_cgroup(cgroup_procs)
+        if join_user:
+            _join({"type": "user", "path": join_user})
+            os.setgid(0)
+            os.setuid(0)
         flags = 0
         for ns in namespaces:
             flags |= _NS_FLAGS.get(ns, 0)
@@ -52,11 +58,14 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
         got = _read_spec(spec_fd)
         if got is None:
             os._exit(0)  # the engine gave up on this container before it started
-        spec, seccomp_program = got
+        spec, seccomp_program, options = got
+        if options:
+            _standalone.update(options)
+            from .. import hooks  # noqa: F401 - imported while the host's files are in reach
         if in_userns:
             _enter_userns(spec, flags, errfd)
         _setup(spec, flags, cgroup_mounts, in_userns)
-        _exec(spec["process"], seccomp_program)
+        _exec(spec, seccomp_program)
     except StartError as e:
         _fail(errfd, e.exit_code, e.message)
     except DockyardError as e:
@@ -67,9 +76,19 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
         _fail(errfd, 125, f"container init failed: {type(e).__name__}: {e}")
 
 
+# Set when started by the standalone OCI runtime (runtime.standalone): the bundle,
+# the id, the exec FIFO that `start` opens, and whether to stop for the prestart and
+# createRuntime hooks. Empty when the engine's monitor started us.
+_standalone: dict = {}
+
+
 def _fail(errfd: int, code: int, message: str) -> None:
     try:
-        os.write(errfd, f"{code} {message}".encode(errors="replace"))
+        if _standalone.get("detached"):
+            # `create` has returned and nobody reads the error pipe any more
+            os.write(2, f"dockyard-runtime: {message}\n".encode(errors="replace"))
+        else:
+            os.write(errfd, f"{code} {message}".encode(errors="replace"))
     finally:
         os._exit(code)
 
@@ -93,21 +112,31 @@ def _join_cgroup(procs_files: list[str]) -> None:
             os.close(fd)
 
 
-def _read_spec(fd: int) -> dict | None:
+def _read_spec(fd: int) -> tuple | None:
+    """(spec, seccomp program, standalone options): 8 bytes of length, then marshal
+    data. The pipe may stay open after it, for the standalone runtime's go-ahead."""
     import marshal
 
+    head = _read_exactly(fd, 8)
+    if len(head) < 8:
+        return None
+    return marshal.loads(_read_exactly(fd, int.from_bytes(head, "little")))
+
+
+def _read_exactly(fd: int, n: int) -> bytes:
     chunks = []
-    while True:
-        b = os.read(fd, 1 << 16)
+    while n > 0:
+        b = os.read(fd, min(n, 1 << 16))
         if not b:
             break
         chunks.append(b)
-    os.close(fd)
-    return marshal.loads(b"".join(chunks)) if chunks else None
+        n -= len(b)
+    return b"".join(chunks)
 
 
 def _enter_userns(spec: dict, flags: int, errfd: int) -> None:
-    """Make the user namespace, mount the root idmapped, enter; returns in PID 1."""
+    """Make the user namespace, mount the root (idmapped, for the engine's images),
+    enter; returns in PID 1."""
     from . import userns
 
     linux = spec.get("linux") or {}
@@ -115,8 +144,13 @@ def _enter_userns(spec: dict, flags: int, errfd: int) -> None:
     libc.unshare(libc.CLONE_NEWNS)
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_SLAVE)
     root = spec["root"]["path"]
-    bundle = os.path.dirname(root)
-    userns.mount_root(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT), bundle, ufd)
+    bundle = _standalone.get("bundle") or os.path.dirname(root)
+    if _standalone:
+        # an OCI bundle's root is used as it is: the spec asks for idmapped mounts
+        # explicitly, never for the root
+        libc.mount(root, root, None, libc.MS_BIND | libc.MS_REC)
+    else:
+        userns.mount_root(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT), bundle, ufd)
     # Root in the user namespace may not search the directories above the bundle (a
     # store under a 0700 directory): from here on, paths in the bundle are taken
     # relative to it, the working directory, which entering a mount namespace keeps.
@@ -131,8 +165,9 @@ def _enter_userns(spec: dict, flags: int, errfd: int) -> None:
 def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in_userns: bool = False) -> None:
     linux = spec.get("linux") or {}
     for ns in linux.get("namespaces") or []:
-        if ns.get("path"):
+        if ns.get("path") and ns.get("type") not in ("pid", "user"):  # those are joined before the fork
             _join(ns)
+            flags |= _NS_FLAGS.get(ns["type"], 0)
     os.umask(0)
     root = spec["root"]["path"]
     if flags & libc.CLONE_NEWNS:
@@ -150,8 +185,12 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in
         if any(m.get("destination") == "/dev" for m in spec.get("mounts") or []):
             mounts.make_devices(root, bind=in_userns)
         mounts.make_spec_devices(root, linux.get("devices") or [], bind=in_userns)
+    if _standalone:
+        _before_pivot(spec)
     if spec.get("hostname") and flags & libc.CLONE_NEWUTS:
         libc.sethostname(spec["hostname"])
+    if spec.get("domainname") and flags & libc.CLONE_NEWUTS:
+        libc.setdomainname(spec["domainname"])
     if flags & libc.CLONE_NEWNET:
         libc.loopback_up()
     mounts.pivot(root)
@@ -162,6 +201,50 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in
     mounts.mask_paths(linux.get("maskedPaths") or [])
     mounts.readonly_paths(linux.get("readonlyPaths") or [])
     os.umask(0o022)
+
+
+def _before_pivot(spec: dict) -> None:
+    """The standalone runtime's stops: the runtime runs the prestart and createRuntime
+    hooks while this process waits (its namespaces exist, the root is mounted), then
+    the createContainer hooks run here, in the container's namespaces; and the exec
+    FIFO is opened now, while its path is still in reach."""
+    from .. import hooks
+
+    if _standalone.get("sync"):
+        os.write(3, b"@hooks\n")
+        go = _read_exactly(4, 9)  # b"1" and our pid as the host sees it
+        if len(go) != 9 or go[:1] != b"1":
+            os._exit(1)  # the runtime gave up: it removes what it made
+        _standalone["host_pid"] = int.from_bytes(go[1:], "little")
+    hooks.run_all((spec.get("hooks") or {}).get("createContainer") or [], _hook_state(spec, "created"),
+                  "createContainer")
+    if _standalone.get("fifo"):
+        _standalone["fifo_fd"] = os.open(_standalone["fifo"], os.O_PATH | os.O_CLOEXEC)
+
+
+def _hook_state(spec: dict, status: str) -> bytes:
+    from ...core import jsonenc
+
+    return jsonenc.dumps({"ociVersion": spec.get("ociVersion", ""), "id": _standalone["id"],
+                          "status": status, "pid": _standalone.get("host_pid") or os.getpid(), "bundle": _standalone["bundle"],
+                          "annotations": spec.get("annotations") or {}}).encode()
+
+
+def _wait_for_start(spec: dict) -> None:
+    """Created: tell `create` we are ready, block until `start` opens the exec FIFO,
+    run the startContainer hooks, and return to exec."""
+    from .. import hooks
+
+    os.write(3, b"@ready\n")
+    _standalone["detached"] = True
+    fd = _standalone.get("fifo_fd")
+    if fd is not None:
+        w = os.open(f"/proc/self/fd/{fd}", os.O_WRONLY | os.O_CLOEXEC)  # blocks until `start`
+        os.write(w, b"0")
+        os.close(w)
+        os.close(fd)
+    hooks.run_all((spec.get("hooks") or {}).get("startContainer") or [], _hook_state(spec, "created"),
+                  "startContainer")
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -181,7 +264,7 @@ def _sysctl(key: str, value: str) -> None:
 
 
 def _join(ns: dict) -> None:
-    flag = _NS_FLAGS.get(ns["type"], 0)
+    flag = _JOIN_FLAGS.get(ns["type"], 0)
     fd = os.open(ns["path"], os.O_RDONLY | os.O_CLOEXEC)
     try:
         libc.setns(fd, flag)
@@ -212,9 +295,10 @@ def _lookup(file: str, path_env: str) -> str:
     raise StartError(f'exec: "{file}": executable file not found in $PATH', exit_code=127)
 
 
-def _exec(process: dict, seccomp_program: bytes | None) -> None:
+def _exec(spec: dict, seccomp_program: bytes | None) -> None:
     import _signal
 
+    process = spec.get("process") or {}
     env: dict[str, str] = {}
     for item in process.get("env") or []:
         k, _, v = item.partition("=")
@@ -252,6 +336,8 @@ def _exec(process: dict, seccomp_program: bytes | None) -> None:
             pass
     _signal.pthread_sigmask(_signal.SIG_SETMASK, [])
     security.lock_down(process, None if early else seccomp_program)  # now only execve may follow
+    if _standalone:
+        _wait_for_start(spec)
     try:
         os.execve(path, args, env)
     except PermissionError:
