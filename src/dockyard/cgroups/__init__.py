@@ -17,12 +17,21 @@ before it unshares its cgroup namespace, so the cgroup becomes that namespace's
 root; the monitor reads the OOM counter and removes the cgroup after exit.
 The parent `dockyard` is removed again when its last container goes.
 
-Resources arrive as the OCI spec's `linux.resources` (see oci.spec.resources).
+The managers take any relative path ("a/b/c", an OCI runtime's `cgroupsPath`),
+make its missing ancestors, and reuse a cgroup that is already there.
+
+Resources arrive as the OCI spec's `linux.resources` (see oci.spec.resources), all
+of it; v1.py and v2.py each tabulate which file every key becomes. A knob this
+kernel lacks becomes a line in the manager's `warnings`; a value the kernel refuses
+raises InvalidArgument naming the file and the value.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+
+from ..errors import InvalidArgument, KernelError
 
 PARENT = "dockyard"
 
@@ -88,6 +97,138 @@ def from_description(desc: tuple):
     from .v1 import V1Manager
 
     return V1Manager([tuple(h) for h in desc[1]])
+
+
+def clean_path(path: str) -> str:
+    """A cgroup path relative to the hierarchy's root ("/a/b/" -> "a/b")."""
+    p = path.strip("/")
+    if not p or any(part in ("", ".", "..") for part in p.split("/")):
+        raise InvalidArgument(f"invalid cgroup path {path!r}")
+    return p
+
+
+def make_dirs(root: str, path: str, made=None, prepare=None) -> bool:
+    """mkdir root/path and whichever of its ancestors are missing, top down.
+
+    prepare(dir) runs on each ancestor, root included, before its child is made
+    (v2: enable controllers for the children); made(dir) on each directory this call
+    created. Returns whether the leaf is new. An ancestor that another container's
+    destroy() removes meanwhile is made again.
+    """
+    parts = path.split("/")
+    last = len(parts) - 1
+    for _ in range(10):
+        d = root
+        try:
+            for i, part in enumerate(parts):
+                if prepare is not None:
+                    prepare(d)
+                d = f"{d}/{part}"
+                try:
+                    os.mkdir(d, 0o755)
+                except FileExistsError:
+                    if i == last:
+                        return False
+                    continue
+                if made is not None:
+                    made(d)
+            return True
+        except FileNotFoundError:
+            continue
+    raise KernelError("mkdir", f"{root}/{path}", errno.ENOENT)
+
+
+def enable_controllers(d: str, wanted) -> None:
+    """Enable, in cgroup v2 directory `d`, the controllers of `wanted` that it has,
+    for its children. A cgroup holding processes refuses (v2's no-internal-process
+    rule), as may one controller alone: whatever stays off shows up as missing files
+    and so as warnings."""
+    available = read(f"{d}/cgroup.controllers").split()
+    enabled = read(f"{d}/cgroup.subtree_control").split()
+    want = [c for c in wanted if c in available and c not in enabled]
+    if not want:
+        return
+    try:
+        write(f"{d}/cgroup.subtree_control", " ".join("+" + c for c in want))
+    except OSError:
+        for c in want:
+            try:
+                write(f"{d}/cgroup.subtree_control", "+" + c)
+            except OSError:
+                pass
+
+
+def set_limit(d: str, name: str, value: str) -> bool:
+    """Write `value` into the file `name` of cgroup directory `d`.
+
+    False when the kernel has no such file, or has it but not the feature
+    (EOPNOTSUPP: deprecated kmem limits, bfq weights on a device using another
+    scheduler). A value the kernel refuses raises InvalidArgument.
+    """
+    f = f"{d}/{name}"
+    try:
+        write(f, value)
+    except OSError as e:
+        if e.errno in (errno.ENOENT, errno.EOPNOTSUPP):
+            return False
+        if e.errno in (errno.EINVAL, errno.ERANGE, errno.EBUSY, errno.ENODEV):
+            raise InvalidArgument(f"cannot set {name} to {value.strip()!r}: {os.strerror(e.errno)}") from None
+        raise KernelError("write", f, e.errno) from None
+    return True
+
+
+HUGEPAGES = "/sys/kernel/mm/hugepages"
+
+
+def hugepage_sizes() -> list[str]:
+    """The huge page sizes of this machine as the OCI spec writes them ("2MB", "1GB"),
+    which are also the names in the hugetlb controller's files."""
+    try:
+        names = os.listdir(HUGEPAGES)
+    except OSError:
+        return []
+    out = []
+    for n in names:  # hugepages-2048kB
+        kb = n.rpartition("-")[2]
+        if not kb.endswith("kB") or not kb[:-2].isdigit():
+            continue
+        size, unit = int(kb[:-2]), 1
+        while size >= 1024 and size % 1024 == 0 and unit < 4:
+            size //= 1024
+            unit += 1
+        out.append(f"{size}{('B', 'KB', 'MB', 'GB', 'TB')[unit]}")
+    return out
+
+
+def check_hugepage_sizes(limits: list[dict]) -> None:
+    """Refuse a page size this machine does not have (runc fails on the missing file)."""
+    sizes = hugepage_sizes()
+    for h in limits:
+        if sizes and h.get("pageSize") not in sizes:
+            raise InvalidArgument(f"hugepage size {h.get('pageSize')!r} is not supported here "
+                                  f"(sizes: {', '.join(sorted(sizes))})")
+
+
+def rdma_lines(rdma: dict) -> list[str]:
+    """rdma.max lines ("mlx5_1 hca_handle=3 hca_object=10000"), one per device."""
+    out = []
+    for dev, lim in rdma.items():
+        line = dev
+        if (lim or {}).get("hcaHandles") is not None:
+            line += f" hca_handle={lim['hcaHandles']}"
+        if (lim or {}).get("hcaObjects") is not None:
+            line += f" hca_object={lim['hcaObjects']}"
+        if line != dev:
+            out.append(line)
+    return out
+
+
+def check_unified_key(key: str) -> str:
+    """The controller of a `unified` key ("memory.high" -> "memory")."""
+    controller, dot, rest = key.partition(".")
+    if "/" in key or not dot or not controller or not rest:
+        raise InvalidArgument(f"unified resource {key!r} must be a file name CONTROLLER.PARAMETER")
+    return controller
 
 
 def write(path: str, value: str) -> None:

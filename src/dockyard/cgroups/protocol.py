@@ -11,10 +11,14 @@ class CgroupManager(Protocol):
     warnings: list[str]
 
     def create(self, path: str, resources: dict) -> None:
-        """Make the cgroup `path` in every hierarchy and write the limits."""
+        """Make the cgroup `path` (relative to each hierarchy's root, any depth) in
+        every hierarchy, with its missing ancestors, or reuse it if it exists, and
+        write the limits (OCI `linux.resources`). If writing fails, a cgroup this
+        call made is removed again."""
 
     def apply(self, path: str, resources: dict) -> None:
-        """Write (or rewrite) the limits of an existing cgroup."""
+        """Write (or rewrite) the limits of an existing cgroup. Knobs this kernel
+        lacks are appended to `warnings`; refused values raise InvalidArgument."""
 
     def procs_files(self, path: str) -> list[str]:
         """The `cgroup.procs` files a process writes "0" into to join the cgroup."""
