@@ -4,7 +4,8 @@
 #   ./scripts/install.sh          Dockyard itself: busybox-static (for the busybox
 #                                 image), a Python 3.11+ virtual environment in
 #                                 $DOCKYARD_PREFIX (default /opt/dockyard), and the
-#                                 `dockyard` command in $DOCKYARD_BIN (/usr/local/bin)
+#                                 `dockyard` and `dockyard-runtime` commands in
+#                                 $DOCKYARD_BIN (/usr/local/bin)
 #   ./scripts/install.sh --dev    the same, installed from this checkout in editable
 #                                 mode, plus what the tests need (pytest, runc)
 #
@@ -87,16 +88,21 @@ SITE=$("$PREFIX/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["p
 PATHS="\"$PKGDIR\""
 [ "$SITE" = "$PKGDIR" ] || PATHS="$PATHS, \"$SITE\""
 mkdir -p "$BIN"
-tmp="$BIN/.dockyard.$$"
-cat >"$tmp" <<LAUNCHER
+# dockyard (the engine's CLI) and dockyard-runtime (the OCI runtime command line)
+for entry in "dockyard:dockyard.cli.main" "dockyard-runtime:dockyard.cli.runtime"; do
+    name=${entry%%:*}
+    module=${entry#*:}
+    tmp="$BIN/.$name.$$"
+    cat >"$tmp" <<LAUNCHER
 #!$PREFIX/bin/python -IS
-# dockyard launcher, written by scripts/install.sh
+# $name launcher, written by scripts/install.sh
 import sys
 sys.path[:0] = [$PATHS]
-from dockyard.cli.main import run_and_exit
+from $module import run_and_exit
 run_and_exit()
 LAUNCHER
-chmod 755 "$tmp"
-mv -f "$tmp" "$BIN/dockyard"
+    chmod 755 "$tmp"
+    mv -f "$tmp" "$BIN/$name"
+done
 "$PREFIX/bin/python" -m compileall -q "$PKGDIR/dockyard" >/dev/null 2>&1 || true
-say "installed: $BIN/dockyard ($("$BIN/dockyard" --version))"
+say "installed: $BIN/dockyard ($("$BIN/dockyard" --version)) and $BIN/dockyard-runtime"

@@ -62,6 +62,14 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
         if options:
             _standalone.update(options)
             from .. import hooks  # noqa: F401 - imported while the host's files are in reach
+
+            # opened now, as host root: in a user namespace their directories may be closed
+            if options.get("fifo"):
+                _standalone["fifo_fd"] = os.open(options["fifo"], os.O_PATH | os.O_CLOEXEC)
+            if options.get("console_socket"):
+                from . import console
+
+                _standalone["console"] = console.connect(options["console_socket"])
         if in_userns:
             _enter_userns(spec, flags, errfd)
         _setup(spec, flags, cgroup_mounts, in_userns)
@@ -71,7 +79,7 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
     except DockyardError as e:
         _fail(errfd, 125, e.message)
     except OSError as e:
-        _fail(errfd, 125, f"{e.strerror or e}{': ' + e.filename if e.filename else ''}")
+        _fail(errfd, 125, f"{e.strerror or e}{': ' + e.filename if e.filename else ''}" + _debug_trace())
     except BaseException as e:  # never let a traceback reach the container's stderr
         _fail(errfd, 125, f"container init failed: {type(e).__name__}: {e}")
 
@@ -80,6 +88,20 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
 # the id, the exec FIFO that `start` opens, and whether to stop for the prestart and
 # createRuntime hooks. Empty when the engine's monitor started us.
 _standalone: dict = {}
+
+
+def _debug_trace() -> str:
+    """Where an unexpected error came from, with DOCKYARD_DEBUG=1."""
+    if os.environ.get("DOCKYARD_DEBUG") != "1":
+        return ""
+    import sys
+
+    tb = sys.exc_info()[2]
+    frames = []
+    while tb is not None:
+        frames.append(f"{tb.tb_frame.f_code.co_name}:{tb.tb_lineno}")
+        tb = tb.tb_next
+    return " (at " + " > ".join(frames) + ")"
 
 
 def _fail(errfd: int, code: int, message: str) -> None:
@@ -144,21 +166,27 @@ def _enter_userns(spec: dict, flags: int, errfd: int) -> None:
     libc.unshare(libc.CLONE_NEWNS)
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_SLAVE)
     root = spec["root"]["path"]
-    bundle = _standalone.get("bundle") or os.path.dirname(root)
     if _standalone:
-        # an OCI bundle's root is used as it is: the spec asks for idmapped mounts
-        # explicitly, never for the root
-        libc.mount(root, root, None, libc.MS_BIND | libc.MS_REC)
+        # An OCI bundle's root is used as it is (the spec asks for idmapped mounts
+        # explicitly, never for the root), bound into our state directory, which
+        # root in the user namespace can search even when the bundle's parents
+        # are closed to it.
+        base = _standalone["state_dir"]
+        stage = base + "/rootfs"
+        os.makedirs(stage, 0o755, exist_ok=True)
+        libc.mount(root, stage, None, libc.MS_BIND | libc.MS_REC)
+        root = stage
     else:
-        userns.mount_root(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT), bundle, ufd)
+        base = os.path.dirname(root)
+        userns.mount_root(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT), base, ufd)
     # Root in the user namespace may not search the directories above the bundle (a
     # store under a 0700 directory): from here on, paths in the bundle are taken
     # relative to it, the working directory, which entering a mount namespace keeps.
-    os.chdir(bundle)
-    spec["root"]["path"] = os.path.relpath(root, bundle)
+    os.chdir(base)
+    spec["root"]["path"] = os.path.relpath(root, base)
     for m in spec.get("mounts") or []:
-        if (m.get("source") or "").startswith(bundle + "/"):
-            m["source"] = os.path.relpath(m["source"], bundle)
+        if (m.get("source") or "").startswith(base + "/"):
+            m["source"] = os.path.relpath(m["source"], base)
     userns.enter(ufd, flags, errfd)
 
 
@@ -185,6 +213,15 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in
         if any(m.get("destination") == "/dev" for m in spec.get("mounts") or []):
             mounts.make_devices(root, bind=in_userns)
         mounts.make_spec_devices(root, linux.get("devices") or [], bind=in_userns)
+    elif _standalone:
+        # No mount namespace: the spec says the container then shares the runtime's,
+        # so its mounts are made there (`delete` takes them away again), and the
+        # root is entered with chroot, as runc does; pivot_root would move the host's.
+        libc.mount(root, root, None, libc.MS_BIND | libc.MS_REC)
+        mounts.mount_all(root, spec.get("mounts") or [], cgroup_mounts)
+        if any(m.get("destination") == "/dev" for m in spec.get("mounts") or []):
+            mounts.make_devices(root)
+        mounts.make_spec_devices(root, linux.get("devices") or [])
     if _standalone:
         _before_pivot(spec)
     if spec.get("hostname") and flags & libc.CLONE_NEWUTS:
@@ -193,7 +230,11 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in
         libc.setdomainname(spec["domainname"])
     if flags & libc.CLONE_NEWNET:
         libc.loopback_up()
-    mounts.pivot(root)
+    if flags & libc.CLONE_NEWNS:
+        mounts.pivot(root)
+    else:
+        os.chroot(root)
+        os.chdir("/")
     if spec["root"].get("readonly"):
         mounts.remount_readonly_root()
     for key, value in (linux.get("sysctl") or {}).items():
@@ -204,10 +245,9 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in
 
 
 def _before_pivot(spec: dict) -> None:
-    """The standalone runtime's stops: the runtime runs the prestart and createRuntime
+    """The standalone runtime's stop: the runtime runs the prestart and createRuntime
     hooks while this process waits (its namespaces exist, the root is mounted), then
-    the createContainer hooks run here, in the container's namespaces; and the exec
-    FIFO is opened now, while its path is still in reach."""
+    the createContainer hooks run here, in the container's namespaces."""
     from .. import hooks
 
     if _standalone.get("sync"):
@@ -218,9 +258,6 @@ def _before_pivot(spec: dict) -> None:
         _standalone["host_pid"] = int.from_bytes(go[1:], "little")
     hooks.run_all((spec.get("hooks") or {}).get("createContainer") or [], _hook_state(spec, "created"),
                   "createContainer")
-    if _standalone.get("fifo"):
-        _standalone["fifo_fd"] = os.open(_standalone["fifo"], os.O_PATH | os.O_CLOEXEC)
-
 
 def _hook_state(spec: dict, status: str) -> bytes:
     from ...core import jsonenc
@@ -245,6 +282,32 @@ def _wait_for_start(spec: dict) -> None:
         os.close(fd)
     hooks.run_all((spec.get("hooks") or {}).get("startContainer") or [], _hook_state(spec, "created"),
                   "startContainer")
+
+
+def _oom_score_adj(value: int) -> None:
+    fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY | os.O_CLOEXEC)
+    try:
+        os.write(fd, str(int(value)).encode())
+    except PermissionError:
+        pass  # lowering it needs CAP_SYS_RESOURCE, which this machine may not give
+    finally:
+        os.close(fd)
+
+
+def _apparmor_on_exec(profile: str) -> None:
+    for path in ("/proc/self/attr/apparmor/exec", "/proc/self/attr/exec"):
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            continue
+        try:
+            os.write(fd, f"exec {profile}".encode())
+            return
+        except OSError as e:
+            raise StartError(f"apparmor profile {profile!r}: {e.strerror}") from None
+        finally:
+            os.close(fd)
+    raise StartError(f"apparmor profile {profile!r}: no AppArmor interface in /proc")
 
 
 def _sysctl(key: str, value: str) -> None:
@@ -311,6 +374,16 @@ def _exec(spec: dict, seccomp_program: bytes | None) -> None:
         raise StartError(f"chdir to cwd ({cwd!r}) set in config.json failed: {e.strerror}") from None
     user = process.get("user") or {}
     caps = process.get("capabilities")
+    if process.get("oomScoreAdj") is not None:
+        _oom_score_adj(process["oomScoreAdj"])
+    if _standalone.get("console"):
+        from . import console
+
+        console.attach(_standalone.pop("console"), int(user.get("uid", 0)), int(user.get("gid", 0)))
+    if process.get("apparmorProfile") and _standalone.get("apparmor"):
+        _apparmor_on_exec(process["apparmorProfile"])
+    if user.get("umask") is not None:
+        os.umask(int(user["umask"]))
     security.apply_rlimits(process.get("rlimits") or [])
     early = seccomp_program if not process.get("noNewPrivileges") else None
     if early:

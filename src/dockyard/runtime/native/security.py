@@ -96,8 +96,11 @@ def switch_user(user: dict, caps: dict | None) -> None:
         libc.capset(_mask(caps.get("effective")) & held, _mask(caps.get("permitted")) & held,
                     _mask(caps.get("inheritable")) & held)
         libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_CLEAR_ALL)
+        # the kernel takes an ambient capability only if it is permitted and
+        # inheritable; like those sets, ambient gets what this machine can give
+        allowed = _mask(caps.get("permitted")) & _mask(caps.get("inheritable")) & held
         for name in caps.get("ambient") or []:
-            if name in NUMBERS:
+            if name in NUMBERS and allowed & (1 << NUMBERS[name]):
                 libc.prctl(libc.PR_CAP_AMBIENT, libc.PR_CAP_AMBIENT_RAISE, NUMBERS[name])
 
 
