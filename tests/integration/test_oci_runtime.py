@@ -458,3 +458,17 @@ def test_usage_errors(rt):
     p = rt("create", "--bundle", "/nonexistent", "x")
     assert p.returncode == 1 and "config.json" in p.stderr
     assert rt.ids() == []
+
+
+@pytest.mark.parametrize("propagation, expected", [
+    ("shared", "exposed"), ("private", "hidden"), ("slave", "hidden"), ("unbindable", "refused")])
+def test_root_propagation(rt, bundle, propagation, expected):
+    """What runtime-tools checks: a bind of / made inside, then a mount elsewhere;
+    only a shared root shows it through the bind, an unbindable one refuses it."""
+    cfg = bundle.config()
+    caps = {k: v + ["CAP_SYS_ADMIN"] for k, v in cfg["process"]["capabilities"].items()}
+    script = ("mkdir -p /t /m /src && touch /src/file; "
+              "if ! mount --bind / /t 2>/dev/null; then echo refused; exit 0; fi; mount --bind /src /m && "
+              "if [ -e /t/m/file ]; then echo exposed; else echo hidden; fi")
+    bundle.write(["sh", "-c", script], linux__rootfsPropagation=propagation, process__capabilities=caps)
+    assert rt.ok("run", "--bundle", bundle.path, new_id()).strip() == expected

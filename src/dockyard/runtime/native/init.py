@@ -202,6 +202,8 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in
         # rslave by default, like runc: nothing mounted here propagates to the host
         prop = mounts.parse_options([linux.get("rootfsPropagation") or "rslave"])[1]
         libc.mount(None, "/", None, prop or (libc.MS_REC | libc.MS_SLAVE))
+        if prop & (libc.MS_SHARED | libc.MS_UNBINDABLE):
+            mounts.make_parent_private(root)  # before the root is mounted: it inherits that
         if not in_userns:
             mounts.mount_rootfs(root, (spec.get("annotations") or {}).get(ANNOTATION_ROOTFS_MOUNT))
         else:
@@ -232,6 +234,11 @@ def _setup(spec: dict, flags: int, cgroup_mounts: list[tuple[str, str, str]], in
         libc.loopback_up()
     if flags & libc.CLONE_NEWNS:
         mounts.pivot(root)
+        # the root's own propagation, as the spec asks it (runc does the same after
+        # pivot_root): set before, it would have applied to the host's mount
+        prop = mounts.parse_options([linux.get("rootfsPropagation") or ""])[1]
+        if prop and not prop & libc.MS_PRIVATE:
+            libc.mount(None, "/", None, prop)
     else:
         os.chroot(root)
         os.chdir("/")

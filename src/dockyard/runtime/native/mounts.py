@@ -248,6 +248,20 @@ def readonly_paths(paths: list[str]) -> None:
                    | libc.MS_NODEV | libc.MS_NOEXEC)
 
 
+def make_parent_private(rootfs: str) -> None:
+    """pivot_root refuses a new root whose parent mount is shared: with a shared root
+    propagation (the rest of "/" is shared with the host's), make that one mount
+    private, as runc does."""
+    parent = os.path.realpath(os.path.dirname(os.path.abspath(rootfs)))
+    best = "/"
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            point = line.split()[4].replace("\\040", " ")
+            if (parent == point or parent.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
+                best = point
+    libc.mount(None, best, None, libc.MS_PRIVATE)
+
+
 def pivot(rootfs: str) -> None:
     """pivot_root into `rootfs` and detach the old root, leaving no path to the host.
 
