@@ -1,9 +1,10 @@
-"""The hot path's JSON writer produces what json.loads reads back."""
+"""The hot paths' JSON: the writer produces what json.loads reads back, the reader reads what json.loads reads."""
 
 import json
 
 import pytest
 
+from conftest import SRC
 from dockyard.core import jsonenc
 
 
@@ -23,3 +24,30 @@ def test_rejects_what_json_cannot_hold():
         jsonenc.dumps({1: 2})
     with pytest.raises(TypeError):
         jsonenc.dumps(object())
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": [1, 2.5, null, true, false, "x\\u00e9"], "b": {}}', "  [1]  \n", '"s"', "1e400", "-0", "[]",
+    '{"nested": {"deep": [{"k": "v"}]}}', '"\\ud83d\\ude00"',
+])
+def test_loads_reads_what_json_reads(text):
+    assert jsonenc.loads(text) == json.loads(text)
+    assert jsonenc.loads(text.encode()) == json.loads(text)
+
+
+@pytest.mark.parametrize("text", ["", "{", "[1,]", '{"a":1} x', "nul", "{'a': 1}", "[1] [2]"])
+def test_loads_refuses_what_json_refuses(text):
+    with pytest.raises(ValueError):
+        json.loads(text)
+    with pytest.raises(ValueError):
+        jsonenc.loads(text)
+
+
+def test_loads_does_not_import_json_on_the_happy_path():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, %r); from dockyard.core import jsonenc; "
+            "jsonenc.loads('{\"a\": [1]}'); print('json' in sys.modules, 're' in sys.modules)") % SRC
+    out = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True).stdout
+    assert out.split() == ["False", "False"]

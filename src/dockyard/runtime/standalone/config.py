@@ -9,9 +9,9 @@ anything is created, so a refused `create` leaves nothing behind.
 
 from __future__ import annotations
 
-import json
 import os
 
+from ...core import jsonenc
 from ...errors import InvalidArgument
 from ...oci.capabilities import NUMBERS as CAPABILITIES
 
@@ -30,7 +30,7 @@ def load(bundle: str) -> dict:
     path = os.path.join(bundle, "config.json")
     try:
         with open(path, "rb") as f:
-            spec = json.load(f)
+            spec = jsonenc.loads(f.read())
     except FileNotFoundError:
         raise InvalidArgument(f"no config.json in bundle {bundle}") from None
     except (ValueError, UnicodeDecodeError) as e:

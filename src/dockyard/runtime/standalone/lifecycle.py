@@ -7,8 +7,9 @@ directory (state.py). See the package docstring for the order of things.
 from __future__ import annotations
 
 import os
-import signal as _signal
 import time
+
+import _signal
 
 from ...core.clock import now_ns, rfc3339
 from ...errors import Conflict, InvalidArgument, StartError
@@ -268,8 +269,9 @@ def state(root: str, cid: str) -> dict:
     return load(root, cid).document()
 
 
-SIGNALS = {name[3:]: int(getattr(_signal, name)) for name in dir(_signal)
-           if name.startswith("SIG") and not name.startswith("SIG_") and name.isupper()}
+SIGNALS = {name[3:]: getattr(_signal, name) for name in dir(_signal)
+           if name.startswith("SIG") and not name.startswith("SIG_") and name.isupper()
+           and isinstance(getattr(_signal, name), int)}
 
 
 def parse_signal(text: str) -> int:
@@ -352,14 +354,12 @@ def delete(root: str, cid: str, force: bool = False) -> list[str]:
 
 def run(root: str, cid: str, bundle: str | None, pid_file: str | None = None) -> int:
     """create, start, wait, delete: the container's exit code (128+N if killed by N)."""
-    import signal
-
     create(root, cid, bundle, pid_file)
     st = load(root, cid)
     # signals for this process go to the container instead, as `runc run` forwards them
     forward = lambda signum, _frame: os.kill(st.pid, signum)  # noqa: E731
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2):
-        signal.signal(s, forward)
+    for s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT, _signal.SIGUSR1, _signal.SIGUSR2):
+        _signal.signal(s, forward)
     try:
         start(root, cid)
         while True:

@@ -4,9 +4,9 @@ directory per container under the state root (`/run/dockyard-runtime/<id>`), hol
 
 from __future__ import annotations
 
-import json
 import os
 
+from ...core import jsonenc
 from ...errors import ContainerNotFound, InvalidArgument
 
 DEFAULT_ROOT = "/run/dockyard-runtime"
@@ -53,7 +53,7 @@ class ContainerState:
         data = {k: getattr(self, k) for k in self.__slots__ if k != "dir"}
         tmp = f"{self.dir}/.state.json.tmp"
         with open(tmp, "w") as f:
-            json.dump(data, f)
+            f.write(jsonenc.dumps(data))
         os.replace(tmp, f"{self.dir}/state.json")
 
     def status(self) -> str:
@@ -78,8 +78,8 @@ def load(root: str, cid: str) -> ContainerState:
     check_id(cid)
     d = f"{root}/{cid}"
     try:
-        with open(f"{d}/state.json") as f:
-            data = json.load(f)
+        with open(f"{d}/state.json", "rb") as f:
+            data = jsonenc.loads(f.read())
     except FileNotFoundError:
         if os.path.isdir(d):
             # claimed by a `create` still under way (or one killed before it wrote)
