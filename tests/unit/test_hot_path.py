@@ -28,7 +28,20 @@ def test_run_path_avoids_heavy_modules():
     mods = _modules("import dockyard.cli.main, dockyard.cli.commands.run, dockyard.services.start, "
                     "dockyard.services.create, dockyard.services.engine, dockyard.services.containers, "
                     "dockyard.image.images, dockyard.snapshot.overlay, dockyard.snapshot.lookup, "
-                    "dockyard.cgroups.v1, dockyard.cgroups.v2, dockyard.oci.users, dockyard.cli.progress")
+                    "dockyard.cgroups.v1, dockyard.cgroups.v2, dockyard.oci.users, dockyard.cli.progress, "
+                    # imported lazily while a container is created and started
+                    "dockyard.services.security, dockyard.oci.capabilities, dockyard.oci.seccomp_profile, "
+                    "dockyard.cgroups.devices, dockyard.runtime.native, dockyard.runtime.native.seccomp, "
+                    "dockyard._sys.seccomp, dockyard.oci.spec, dockyard.oci.imageconfig")
+    assert not (mods & HEAVY), sorted(mods & HEAVY)
+
+
+def test_oci_runtime_cli_avoids_heavy_modules():
+    """dockyard-runtime's create/start/state/delete path (json is read and written by
+    core.jsonenc; select and socket come only with hooks and terminals)."""
+    mods = _modules("import dockyard.cli.runtime, dockyard.runtime.standalone.lifecycle, "
+                    "dockyard.runtime.standalone.config, dockyard.runtime.standalone.state, "
+                    "dockyard.runtime.native.init, dockyard.runtime.hooks, dockyard.cgroups.v1, dockyard.cgroups.v2")
     assert not (mods & HEAVY), sorted(mods & HEAVY)
 
 

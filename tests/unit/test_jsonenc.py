@@ -20,8 +20,7 @@ def test_compact_and_ordered():
 def test_rejects_what_json_cannot_hold():
     with pytest.raises(ValueError):
         jsonenc.dumps(float("nan"))
-    with pytest.raises(TypeError):
-        jsonenc.dumps({1: 2})
+    assert jsonenc.dumps({1: 2}) == json.dumps({1: 2}, separators=(",", ":"))  # keys made strings, as json does
     with pytest.raises(TypeError):
         jsonenc.dumps(object())
 

@@ -1,18 +1,24 @@
 """JSON for the hot paths (`run`, `dockyard-runtime`), without the `json` module.
 
 `import json` costs an import of `re` (and `json.decoder`), several ms at start-up
-on this kind of machine. The writer needs only dicts, lists, strings, numbers,
-booleans and None, with strings escaped by the C helper `json` itself uses; the
-reader is the C scanner behind `json.loads`, driven directly. Everything that is
-not on a hot path (inspect, image configs) uses the `json` module.
+on this kind of machine. Both directions here drive the C code behind the `json`
+module directly: its encoder (compact, key order kept, non-ASCII written as UTF-8,
+like Go's encoder) and its scanner. Everything that is not on a hot path (inspect,
+image configs) uses the `json` module.
 """
 
 from __future__ import annotations
 
-try:
-    from _json import encode_basestring as _quote  # the C escaper behind json.dumps
-except ImportError:  # pragma: no cover - other Python implementations
-    from json.encoder import py_encode_basestring as _quote
+from _json import encode_basestring as _quote
+from _json import make_encoder as _make_encoder
+
+
+def _unknown(obj: object) -> object:
+    raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+
+
+# markers=None: no cycle check (config documents are trees); allow_nan=False
+_encode = _make_encoder(None, _unknown, _quote, None, ":", ",", False, False, False)
 
 
 class _Context:
@@ -50,46 +56,6 @@ def loads(text: str | bytes) -> object:
 
 
 def dumps(obj: object) -> str:
-    """Compact JSON, key order kept, non-ASCII written as UTF-8 (like Go's encoder)."""
-    out: list[str] = []
-    _write(obj, out.append)
-    return "".join(out)
-
-
-def _write(obj: object, w) -> None:
-    if isinstance(obj, str):
-        w(_quote(obj))
-    elif obj is None:
-        w("null")
-    elif obj is True:
-        w("true")
-    elif obj is False:
-        w("false")
-    elif isinstance(obj, int):
-        w(int.__repr__(obj))
-    elif isinstance(obj, float):
-        if obj != obj or obj in (float("inf"), float("-inf")):
-            raise ValueError("JSON cannot hold NaN or infinity")
-        w(float.__repr__(obj))
-    elif isinstance(obj, dict):
-        w("{")
-        first = True
-        for k, v in obj.items():
-            if not isinstance(k, str):
-                raise TypeError(f"JSON object keys must be strings, not {type(k).__name__}")
-            if not first:
-                w(",")
-            first = False
-            w(_quote(k))
-            w(":")
-            _write(v, w)
-        w("}")
-    elif isinstance(obj, (list, tuple)):
-        w("[")
-        for i, v in enumerate(obj):
-            if i:
-                w(",")
-            _write(v, w)
-        w("]")
-    else:
-        raise TypeError(f"cannot write {type(obj).__name__} as JSON")
+    """Compact JSON of `obj`, as json.dumps(obj, separators=(",", ":"),
+    ensure_ascii=False, allow_nan=False) writes it."""
+    return "".join(_encode(obj, 0))

@@ -4,7 +4,6 @@ cgroup rules), rlimits, --read-only with --tmpfs, --group-add."""
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 
@@ -103,6 +102,8 @@ def seccomp_for(opts: SecurityOptions, caps: list[str], privileged: bool) -> dic
         from ..oci.seccomp_profile import default_profile
 
         return default_profile(caps)
+    import json  # only for a profile file: json is off the run path
+
     try:
         with open(opts.seccomp) as f:
             doc = json.load(f)

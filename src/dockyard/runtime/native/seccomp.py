@@ -6,13 +6,20 @@ reads the program it compiled last time (under <runroot>/seccomp).
 
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 
+try:  # the built-in SHA-256: hashlib would load OpenSSL, a few ms on every start
+    from _sha256 import sha256
+except ImportError:  # Python 3.12+
+    try:
+        from _sha2 import sha256
+    except ImportError:
+        from hashlib import sha256
+
 
 def program(profile: dict, cache: str) -> bytes:
-    key = hashlib.sha256(marshal.dumps(profile)).hexdigest()
+    key = sha256(marshal.dumps(profile)).hexdigest()
     path = f"{cache}/{key}.bpf"
     try:
         with open(path, "rb") as f:
