@@ -16,22 +16,8 @@ def export(ctx, argv: list[str]) -> int:
     if o["help"]:
         sys.stdout.write(EXPORT.help_text())
         return 0
-    from ...errors import InvalidArgument
+    from ..archive import write_archive
 
     engine = ctx.engine()
-    if o["output"]:
-        import os
-
-        tmp = o["output"] + ".tmp-dockyard"
-        try:
-            with open(tmp, "wb") as f:
-                engine.export(args[0], f)
-            os.replace(tmp, o["output"])
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return 0
-    if sys.stdout.isatty():
-        raise InvalidArgument("cowardly refusing to save to a terminal. Use the -o flag or redirect")
-    engine.export(args[0], sys.stdout.buffer)
+    write_archive(o["output"], lambda stream: engine.export(args[0], stream))
     return 0
