@@ -472,3 +472,14 @@ def test_root_propagation(rt, bundle, propagation, expected):
               "if [ -e /t/m/file ]; then echo exposed; else echo hidden; fi")
     bundle.write(["sh", "-c", script], linux__rootfsPropagation=propagation, process__capabilities=caps)
     assert rt.ok("run", "--bundle", bundle.path, new_id()).strip() == expected
+
+
+def test_run_in_a_user_namespace_returns_the_exit_code(rt, bundle):
+    """There PID 1 is forked by a middle process; `run` still waits for it."""
+    cfg = bundle.config()
+    bundle.write(["sh", "-c", "exit 5"],
+                 linux__namespaces=cfg["linux"]["namespaces"] + [{"type": "user"}],
+                 linux__uidMappings=[{"containerID": 0, "hostID": 200000, "size": 65536}],
+                 linux__gidMappings=[{"containerID": 0, "hostID": 200000, "size": 65536}])
+    assert rt("run", "--bundle", bundle.path, new_id()).returncode == 5
+    assert rt.ids() == []

@@ -17,6 +17,14 @@ import os
 from ..errors import HookError
 
 
+def state_json(oci_version: str, cid: str, status: str, pid: int, bundle: str, annotations: dict) -> bytes:
+    """The state a hook reads on its stdin (runtime-spec runtime.md, "State")."""
+    from ..core import jsonenc
+
+    return jsonenc.dumps({"ociVersion": oci_version, "id": cid, "status": status, "pid": pid,
+                          "bundle": bundle, "annotations": annotations}).encode()
+
+
 def run(hook: dict, state: bytes) -> None:
     """Run one hook to completion, or kill it when its timeout (seconds) runs out.
     Its output is kept for the error message, not passed on."""

@@ -266,12 +266,13 @@ def _before_pivot(spec: dict) -> None:
     hooks.run_all((spec.get("hooks") or {}).get("createContainer") or [], _hook_state(spec, "created"),
                   "createContainer")
 
-def _hook_state(spec: dict, status: str) -> bytes:
-    from ...core import jsonenc
 
-    return jsonenc.dumps({"ociVersion": spec.get("ociVersion", ""), "id": _standalone["id"],
-                          "status": status, "pid": _standalone.get("host_pid") or os.getpid(), "bundle": _standalone["bundle"],
-                          "annotations": spec.get("annotations") or {}}).encode()
+def _hook_state(spec: dict, status: str) -> bytes:
+    from .. import hooks
+
+    return hooks.state_json(spec.get("ociVersion", ""), _standalone["id"], status,
+                            _standalone.get("host_pid") or os.getpid(), _standalone["bundle"],
+                            spec.get("annotations") or {})
 
 
 def _wait_for_start(spec: dict) -> None:

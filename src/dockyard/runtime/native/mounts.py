@@ -248,18 +248,40 @@ def readonly_paths(paths: list[str]) -> None:
                    | libc.MS_NODEV | libc.MS_NOEXEC)
 
 
+def mount_points() -> list[str]:
+    """The mount points of this mount namespace, in /proc/self/mountinfo's order
+    (its octal escapes, as for a space, decoded)."""
+    out = []
+    with open("/proc/self/mountinfo", "rb") as f:
+        for line in f:
+            point = line.split()[4]
+            if b"\\" in point:
+                point = point.decode("unicode_escape").encode("latin-1")
+            out.append(os.fsdecode(point))
+    return out
+
+
+def _at_or_below(path: str, point: str) -> bool:
+    return path == point or path.startswith(point.rstrip("/") + "/")
+
+
 def make_parent_private(rootfs: str) -> None:
     """pivot_root refuses a new root whose parent mount is shared: with a shared root
     propagation (the rest of "/" is shared with the host's), make that one mount
     private, as runc does."""
     parent = os.path.realpath(os.path.dirname(os.path.abspath(rootfs)))
-    best = "/"
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].replace("\\040", " ")
-            if (parent == point or parent.startswith(point.rstrip("/") + "/")) and len(point) > len(best):
-                best = point
+    best = max((p for p in mount_points() if _at_or_below(parent, p)), key=len, default="/")
     libc.mount(None, best, None, libc.MS_PRIVATE)
+
+
+def unmount_below(root: str) -> None:
+    """Detach every mount at or below `root` in this mount namespace, deepest first
+    (the mounts of a container that had no mount namespace of its own)."""
+    for point in sorted((p for p in mount_points() if _at_or_below(p, root)), key=len, reverse=True):
+        try:
+            libc.umount2(point, libc.MNT_DETACH)
+        except KernelError:
+            pass  # gone already with its parent
 
 
 def pivot(rootfs: str) -> None:

@@ -44,14 +44,12 @@ def _semver_1(v: object) -> bool:
     """A SemVer 2.0.0 version with major 1 (what this runtime implements)."""
     if not isinstance(v, str):
         return False
-    core, _, _ = v.partition("+")
-    core, _, pre = core.partition("-")
+    core, dash, pre = v.partition("+")[0].partition("-")
     parts = core.split(".")
-    if len(parts) != 3 or not all(p.isdigit() and (p == "0" or not p.startswith("0")) for p in parts):
+    if dash and not pre:
         return False
-    if "-" in v.partition("+")[0] and not pre:
-        return False
-    return parts[0] == "1"
+    return len(parts) == 3 and parts[0] == "1" and all(
+        p.isdigit() and (p == "0" or not p.startswith("0")) for p in parts)
 
 
 def validate(spec: dict) -> list[str]:

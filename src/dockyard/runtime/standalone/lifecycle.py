@@ -14,18 +14,15 @@ import _signal
 from ...core.clock import now_ns, rfc3339
 from ...errors import Conflict, InvalidArgument, StartError
 from .. import hooks as _hooks
+from ..native import mounts
 from . import config as _config
 from .state import ContainerState, alive, check_id, load, proc_stat
 
 SEC_CACHE_RUNROOT = "/run/dockyard"  # compiled seccomp programs, shared with the engine
 
 
-def _hook_state(st: ContainerState, status: str, pid: int | None = None) -> bytes:
-    from ...core import jsonenc
-
-    return jsonenc.dumps({"ociVersion": st.oci_version, "id": st.id, "status": status,
-                          "pid": st.pid if pid is None else pid, "bundle": st.bundle,
-                          "annotations": st.annotations}).encode()
+def _hook_state(st: ContainerState, status: str) -> bytes:
+    return _hooks.state_json(st.oci_version, st.id, status, st.pid, st.bundle, st.annotations)
 
 
 def cgroup_path(requested: str | None, cid: str) -> str:
@@ -112,7 +109,6 @@ def create(root: str, cid: str, bundle: str | None, pid_file: str | None = None,
             word, _ = pending.event()
             if word == "hooks":
                 st.pid = pending.pid
-                st.start_time = (proc_stat(st.pid) or ("", 0))[1]
                 state = _hook_state(st, "created")
                 _hooks.run_all(hooks.get("prestart") or [], state, "prestart")
                 _hooks.run_all(hooks.get("createRuntime") or [], state, "createRuntime")
@@ -140,7 +136,7 @@ def create(root: str, cid: str, bundle: str | None, pid_file: str | None = None,
             except OSError:
                 pass
         if st.host_mounts:
-            unmount_below(st.host_mounts)
+            mounts.unmount_below(st.host_mounts)
         rmtree(d)
         raise
     pending.close()
@@ -185,23 +181,6 @@ def _destroy_cgroup(mgr, st: ContainerState) -> None:
                 os.rmdir(os.path.dirname(procs))
             except OSError:
                 pass  # gone with destroy(), or shared with another container by now
-
-
-def unmount_below(root: str) -> None:
-    """Detach every mount at or below `root` in this mount namespace, deepest first."""
-    from ..._sys import libc
-
-    targets = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            point = line.split()[4].replace("\\040", " ")
-            if point == root or point.startswith(root.rstrip("/") + "/"):
-                targets.append(point)
-    for point in sorted(targets, key=len, reverse=True):
-        try:
-            libc.umount2(point, libc.MNT_DETACH)
-        except Exception:  # noqa: BLE001 - gone already with its parent
-            pass
 
 
 def _enter_pid_namespace(path: str) -> None:
@@ -325,11 +304,10 @@ def delete(root: str, cid: str, force: bool = False) -> list[str]:
     st = load(root, cid)
     status = st.status()
     if status != "stopped":
-        if status == "creating" and not force:
-            raise Conflict(f"container {cid} is still being created")
-        if status != "creating" and not force:
-            raise Conflict(f"cannot delete a container that is {status} (use --force)")
-        for pid in [st.pid] + _cgroup_pids(st) if st.pid > 0 else _cgroup_pids(st):
+        if not force:
+            raise Conflict(f"container {cid} is still being created" if status == "creating"
+                           else f"cannot delete a container that is {status} (use --force)")
+        for pid in ([st.pid] if st.pid > 0 else []) + _cgroup_pids(st):
             try:
                 os.kill(pid, _signal.SIGKILL)
             except ProcessLookupError:
@@ -340,7 +318,7 @@ def delete(root: str, cid: str, force: bool = False) -> list[str]:
     if st.cgroup_path:
         _destroy_cgroup(cgroups.manager(), st)
     if st.host_mounts:
-        unmount_below(st.host_mounts)
+        mounts.unmount_below(st.host_mounts)
     warnings = []
     state = _hook_state(st, "stopped")
     for i, hook in enumerate(st.hooks.get("poststop") or []):
@@ -354,6 +332,11 @@ def delete(root: str, cid: str, force: bool = False) -> list[str]:
 
 def run(root: str, cid: str, bundle: str | None, pid_file: str | None = None) -> int:
     """create, start, wait, delete: the container's exit code (128+N if killed by N)."""
+    from ..._sys import libc
+
+    # a subreaper: the container's first process is our child to wait for even when
+    # its parent was a middle process (one that made a user namespace)
+    libc.prctl(libc.PR_SET_CHILD_SUBREAPER, 1)
     create(root, cid, bundle, pid_file)
     st = load(root, cid)
     # signals for this process go to the container instead, as `runc run` forwards them
@@ -362,17 +345,7 @@ def run(root: str, cid: str, bundle: str | None, pid_file: str | None = None) ->
         _signal.signal(s, forward)
     try:
         start(root, cid)
-        while True:
-            try:
-                _, status = os.waitpid(st.pid, 0)
-                break
-            except InterruptedError:
-                continue
-            except ChildProcessError:  # not our child (joined a user namespace): poll
-                while alive(st.pid, st.start_time):
-                    time.sleep(0.05)
-                status = 0
-                break
+        _, status = os.waitpid(st.pid, 0)
     finally:
         delete(root, cid, force=True)
     code = os.waitstatus_to_exitcode(status)
