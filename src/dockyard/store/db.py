@@ -4,7 +4,8 @@ One file, `<root>/dockyard.db`, in WAL mode with a busy timeout, so many CLIs ca
 read and write at once; every write is one `BEGIN IMMEDIATE` transaction, so two
 writers never deadlock on a lock upgrade (SQLite does not retry those).
 
-Schema, version 2 (`PRAGMA user_version`; version 1 lacked repo_digests)::
+Schema, version 3 (`PRAGMA user_version`; version 1 lacked repo_digests, version 2
+lacked the containers' restart/health columns and the events and execs tables)::
 
     meta        key TEXT PK, value TEXT                  storage driver, creation time
     images      id TEXT PK                               "sha256:<hex>" = digest of the config blob
@@ -28,8 +29,17 @@ Schema, version 2 (`PRAGMA user_version`; version 1 lacked repo_digests)::
                 exit_code INTEGER, oom_killed INTEGER, error TEXT
                 auto_remove INTEGER, runtime TEXT
                 config TEXT                              JSON: Config and HostConfig, Docker's names
+                restart_count INTEGER                    restarts by the monitor's restart policy
+                manual_stop INTEGER                      1 after `stop`/`kill`: no policy restarts it
+                health TEXT                              JSON: State.Health, NULL without a healthcheck
     repo_digests name TEXT, digest TEXT -> images.id  "docker.io/library/busybox", the digest of
                                                      the manifest (or index) it was pulled/pushed as
+    events      seq INTEGER PK AUTOINCREMENT, time INTEGER  ns; a bounded log (store/events.py)
+                type, action, actor TEXT                 "container", "die", <container id>
+                attributes TEXT                          JSON object: name, image, exitCode, ...
+    execs       id TEXT PK, container_id TEXT            `exec` processes (services/exec.py)
+                created INTEGER, config TEXT             ns / JSON: Cmd, Tty, User, Env, WorkingDir
+                pid INTEGER, running INTEGER, exit_code INTEGER
 
 The `_sqlite3` C module is used directly: the `sqlite3` package on top of it also
 imports `datetime` and registers adapters, ~2 ms that `run` does not need.
@@ -44,7 +54,7 @@ try:
 except ImportError:  # pragma: no cover - a Python built without the C module's name
     from sqlite3 import OperationalError, IntegrityError, connect as _connect
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -63,12 +73,24 @@ CREATE TABLE IF NOT EXISTS containers (
     state TEXT NOT NULL, pid INTEGER, monitor_pid INTEGER, monitor_start INTEGER, boot_id TEXT,
     started INTEGER, finished INTEGER, exit_code INTEGER,
     oom_killed INTEGER NOT NULL DEFAULT 0, error TEXT,
-    auto_remove INTEGER NOT NULL DEFAULT 0, runtime TEXT NOT NULL, config TEXT NOT NULL);
+    auto_remove INTEGER NOT NULL DEFAULT 0, runtime TEXT NOT NULL, config TEXT NOT NULL,
+    restart_count INTEGER NOT NULL DEFAULT 0, manual_stop INTEGER NOT NULL DEFAULT 0, health TEXT);
 CREATE INDEX IF NOT EXISTS containers_image ON containers(image_id);
 CREATE TABLE IF NOT EXISTS repo_digests (
     name TEXT NOT NULL, digest TEXT NOT NULL, image_id TEXT NOT NULL, PRIMARY KEY (name, digest));
 CREATE INDEX IF NOT EXISTS repo_digests_image ON repo_digests(image_id);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, time INTEGER NOT NULL, type TEXT NOT NULL,
+    action TEXT NOT NULL, actor TEXT NOT NULL, attributes TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS execs (
+    id TEXT PRIMARY KEY, container_id TEXT NOT NULL, created INTEGER NOT NULL, config TEXT NOT NULL,
+    pid INTEGER, running INTEGER NOT NULL DEFAULT 0, exit_code INTEGER);
+CREATE INDEX IF NOT EXISTS execs_container ON execs(container_id);
 """
+
+# columns added to `containers` after version 2, for stores made before them
+_ADDED_COLUMNS = (("restart_count", "INTEGER NOT NULL DEFAULT 0"),
+                  ("manual_stop", "INTEGER NOT NULL DEFAULT 0"), ("health", "TEXT"))
 
 __all__ = ["Database", "IntegrityError", "OperationalError", "join_list", "split_list"]
 
@@ -113,6 +135,10 @@ class Database:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
+            have = {row[1] for row in self.conn.execute("PRAGMA table_info(containers)")}
+            for column, decl in _ADDED_COLUMNS:
+                if column not in have:  # a store made by an older version
+                    self.conn.execute(f"ALTER TABLE containers ADD COLUMN {column} {decl}")
             self.conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def write(self) -> "_Write":
