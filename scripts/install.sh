@@ -2,7 +2,7 @@
 # Install Dockyard on a Debian or Ubuntu machine, as root.
 #
 #   ./scripts/install.sh          Dockyard itself: busybox-static (for the busybox
-#                                 image), a Python 3.11+ virtual environment in
+#                                 image), tini (for --init), a Python 3.11+ virtual environment in
 #                                 $DOCKYARD_PREFIX (default /opt/dockyard), and the
 #                                 `dockyard` and `dockyard-runtime` commands in
 #                                 $DOCKYARD_BIN (/usr/local/bin)
@@ -25,7 +25,8 @@ die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
 [ "$(uname -s)" = Linux ] || die "Dockyard runs on Linux only"
 
 # --- Debian packages ----------------------------------------------------------
-pkgs="busybox-static"
+# tini: the static init that `run --init` binds into containers (/usr/bin/tini-static)
+pkgs="busybox-static tini"
 # for the tests: runc (--runtime runc), a registry server and htpasswd (registry tests)
 [ "$DEV" = 1 ] && pkgs="$pkgs runc docker-registry apache2-utils"
 have_py() { "$1" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }

@@ -585,3 +585,56 @@ def test_make_dirs_makes_again_a_parent_removed_meanwhile(tmp_path, monkeypatch)
     assert cgroups.make_dirs(str(tmp_path), "p/c", made=lambda d: None)
     assert calls[-2:] == ["p", "p/c"] and (tmp_path / "p/c").is_dir()
     assert not cgroups.make_dirs(str(tmp_path), "p/c")
+
+
+def test_v2_stats_freeze_and_pids(fake_v2):
+    m = v2.V2Manager(fake_v2)
+    m.create("dockyard/s1", {})
+    d = f"{fake_v2}/dockyard/s1"
+    files = {"cpu.stat": "usage_usec 1500\nuser_usec 1000\nsystem_usec 500\n",
+             "memory.current": "104857600\n", "memory.max": "max\n",
+             "memory.stat": "anon 50000000\nfile 54857600\ninactive_file 4857600\n",
+             "io.stat": "8:0 rbytes=4096 wbytes=8192 rios=1 wios=2 dbytes=0 dios=0\n"
+                        "8:16 rbytes=1 wbytes=2 rios=1 wios=1 dbytes=0 dios=0\n",
+             "pids.current": "3\n", "pids.max": "20\n", "cgroup.procs": "11\n12\n",
+             "cgroup.events": "populated 1\nfrozen 1\n", "cgroup.freeze": "0\n"}
+    for name, text in files.items():
+        with open(f"{d}/{name}", "w") as f:
+            f.write(text)
+    os.mkdir(f"{d}/sub")  # a cgroup the container made itself
+    with open(f"{d}/sub/cgroup.procs", "w") as f:
+        f.write("13\n")
+    st = m.stats("dockyard/s1")
+    assert st["cpu_usage_ns"] == 1_500_000
+    assert (st["memory_usage"], st["memory_limit"], st["memory_cache"]) == (104857600, None, 4857600)
+    assert (st["blkio_read"], st["blkio_write"]) == (4097, 8194)
+    assert (st["pids_current"], st["pids_limit"]) == (3, 20)
+    assert m.pids("dockyard/s1") == [11, 12, 13]
+    m.freeze("dockyard/s1", True)
+    assert _read(f"{d}/cgroup.freeze") == "1" and m.frozen("dockyard/s1")
+
+
+def test_v1_stats(tmp_path):
+    hier = []
+    for ctl in ("cpuacct", "memory", "blkio", "pids", "freezer"):
+        d = tmp_path / ctl / "dockyard" / "c"
+        d.mkdir(parents=True)
+        hier.append((str(tmp_path / ctl), "cgroup", f"rw,{ctl}"))
+    base = {c: tmp_path / c / "dockyard" / "c" for c in ("cpuacct", "memory", "blkio", "pids", "freezer")}
+    (base["cpuacct"] / "cpuacct.usage").write_text("123456789\n")
+    (base["memory"] / "memory.usage_in_bytes").write_text("2000000\n")
+    (base["memory"] / "memory.limit_in_bytes").write_text("9223372036854771712\n")
+    (base["memory"] / "memory.stat").write_text("cache 1000\ntotal_inactive_file 500000\n")
+    (base["blkio"] / "blkio.throttle.io_service_bytes_recursive").write_text(
+        "8:0 Read 100\n8:0 Write 200\n8:0 Sync 300\n8:0 Total 300\nTotal 300\n")
+    (base["pids"] / "pids.current").write_text("2\n")
+    (base["pids"] / "pids.max").write_text("max\n")
+    (base["freezer"] / "freezer.state").write_text("THAWED\n")
+    m = v1.V1Manager(hier)
+    st = m.stats("dockyard/c")
+    assert st["cpu_usage_ns"] == 123456789
+    assert (st["memory_usage"], st["memory_limit"], st["memory_cache"]) == (2000000, None, 500000)
+    assert (st["blkio_read"], st["blkio_write"]) == (100, 200)
+    assert (st["pids_current"], st["pids_limit"]) == (2, None)
+    m.freeze("dockyard/c", True)  # a plain file says what was written: FROZEN at once
+    assert m.frozen("dockyard/c")

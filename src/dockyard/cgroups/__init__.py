@@ -259,6 +259,70 @@ def read_key(path: str, key: str) -> int:
     return 0
 
 
+def read_int(path: str) -> int | None:
+    """An integer file (None if missing or "max")."""
+    try:
+        text = read(path).strip()
+    except OSError:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
+def read_flat(path: str) -> dict[str, int]:
+    """A flat-keyed file ("key value" lines: memory.stat, cpu.stat) as a dict."""
+    out: dict[str, int] = {}
+    try:
+        text = read_all(path)
+    except OSError:
+        return out
+    for line in text.splitlines():
+        k, _, v = line.partition(" ")
+        try:
+            out[k] = int(v)
+        except ValueError:
+            pass
+    return out
+
+
+def read_all(path: str) -> str:
+    """A whole file, however long (cgroup.procs of a busy cgroup, io.stat)."""
+    with open(path, "rb") as f:
+        return f.read().decode()
+
+
+def procs_below(d: str) -> list[int]:
+    """The pids in cgroup directory `d` and every cgroup below it (a container may
+    make its own sub-cgroups)."""
+    pids: list[int] = []
+    for top, dirs, _ in os.walk(d):
+        try:
+            pids += [int(p) for p in read_all(top + "/cgroup.procs").split()]
+        except (OSError, ValueError):
+            pass
+    return pids
+
+
+def wait_state(path: str, want: str, timeout: float = 5.0) -> bool:
+    """Poll a state file until a line of it equals `want` (freezer.state, cgroup.events)."""
+    import time
+
+    end = time.monotonic() + timeout
+    delay = 0.001
+    while True:
+        try:
+            if want in read(path).splitlines():
+                return True
+        except OSError:
+            return False
+        if time.monotonic() > end:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def remove_dir(path: str) -> None:
     """rmdir a cgroup, waiting briefly for exiting tasks to leave it."""
     import time

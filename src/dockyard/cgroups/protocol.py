@@ -29,6 +29,22 @@ class CgroupManager(Protocol):
     def oom_killed(self, path: str) -> bool:
         """Whether the kernel's OOM killer killed a process of the cgroup."""
 
+    def stats(self, path: str) -> dict:
+        """Usage counters of the cgroup, whichever are mounted: cpu_usage_ns (total CPU
+        time), memory_usage, memory_limit (None: unlimited), memory_cache (the inactive
+        file pages Docker leaves out of the usage), memory_stat (memory.stat as a dict),
+        blkio_read/blkio_write (bytes), pids_current, pids_limit (None: unlimited)."""
+
+    def pids(self, path: str) -> list[int]:
+        """The host pids of every process in the cgroup and its sub-cgroups."""
+
+    def freeze(self, path: str, frozen: bool) -> None:
+        """Freeze or thaw the cgroup's processes (v1 freezer.state, v2 cgroup.freeze),
+        returning once the kernel reports it done."""
+
+    def frozen(self, path: str) -> bool:
+        """Whether the cgroup is frozen now."""
+
     def describe(self) -> tuple:
         """Plain data from which cgroups.from_description rebuilds this manager."""
 

@@ -40,7 +40,8 @@ import os
 
 from ..errors import InvalidArgument
 from . import (check_hugepage_sizes, check_unified_key, clean_path, enable_controllers, make_dirs,
-               rdma_lines, read, read_key, remove_dir, set_limit, write)
+               procs_below, rdma_lines, read, read_all, read_flat, read_int, read_key, remove_dir,
+               set_limit, wait_state, write)
 
 _MEMORY = ("Your kernel does not support memory limit capabilities or the cgroup is not mounted. "
            "Limitation discarded.")
@@ -353,6 +354,71 @@ class V1Manager:
         mnt = self.by_controller.get("memory")
         return bool(mnt) and read_key(f"{mnt}/{clean_path(path)}/memory.oom_control", "oom_kill") > 0
 
+    # ---- reading: stats, processes, the freezer ---------------------------------------------
+
+    def stats(self, path: str) -> dict:
+        """Usage counters, in the managers' common shape (see protocol.CgroupManager.stats)."""
+        path = clean_path(path)
+        out: dict = {}
+        acct = self.by_controller.get("cpuacct")
+        if acct:
+            out["cpu_usage_ns"] = read_int(f"{acct}/{path}/cpuacct.usage") or 0
+            try:
+                out["percpu_usage_ns"] = [int(x) for x in read(f"{acct}/{path}/cpuacct.usage_percpu").split()]
+            except (OSError, ValueError):
+                pass
+        mem = self.by_controller.get("memory")
+        if mem:
+            d = f"{mem}/{path}"
+            out["memory_usage"] = read_int(f"{d}/memory.usage_in_bytes") or 0
+            limit = read_int(f"{d}/memory.limit_in_bytes")
+            # v1 says "no limit" with a huge page-aligned number
+            out["memory_limit"] = limit if limit is not None and limit < (1 << 62) else None
+            stat = read_flat(f"{d}/memory.stat")
+            out["memory_stat"] = stat
+            out["memory_cache"] = stat.get("total_inactive_file", 0)
+        blk = self.by_controller.get("blkio")
+        if blk:
+            out["blkio_read"], out["blkio_write"] = _blkio_bytes(f"{blk}/{path}")
+        pids = self.by_controller.get("pids")
+        if pids:
+            out["pids_current"] = read_int(f"{pids}/{path}/pids.current") or 0
+            out["pids_limit"] = read_int(f"{pids}/{path}/pids.max")
+        return out
+
+    def pids(self, path: str) -> list[int]:
+        """Every process in the cgroup and its sub-cgroups."""
+        path = clean_path(path)
+        mnt = (self.by_controller.get("pids") or self.by_controller.get("freezer")
+               or self.by_controller.get("memory") or (self.hierarchies[0][0] if self.hierarchies else None))
+        return sorted(set(procs_below(f"{mnt}/{path}"))) if mnt else []
+
+    def freeze(self, path: str, frozen: bool) -> None:
+        """Freeze (pause) or thaw every process of the cgroup: freezer.state."""
+        from ..errors import KernelError, Unavailable
+
+        mnt = self.by_controller.get("freezer")
+        if mnt is None:
+            raise Unavailable("the freezer cgroup controller is not mounted: cannot pause or unpause")
+        f = f"{mnt}/{clean_path(path)}/freezer.state"
+        want = "FROZEN" if frozen else "THAWED"
+        for _ in range(100):  # a fork racing the freeze can leave it FREEZING: ask again, as runc does
+            try:
+                write(f, want)
+            except OSError as e:
+                raise KernelError("write", f, e.errno) from None
+            if wait_state(f, want, 0.1):
+                return
+        write(f, "THAWED")
+        raise KernelError("write", f, 16, f"the cgroup did not become {want}")
+
+    def frozen(self, path: str) -> bool:
+        mnt = self.by_controller.get("freezer")
+        try:
+            return bool(mnt) and read(f"{mnt}/{clean_path(path)}/freezer.state").strip() == "FROZEN"
+        except OSError:
+            return False
+
     def destroy(self, path: str) -> None:
         path = clean_path(path)
         parent = path.rpartition("/")[0]
@@ -363,6 +429,32 @@ class V1Manager:
                     os.rmdir(f"{mnt}/{parent}")
                 except OSError:
                     pass  # other containers still in it
+
+
+def _blkio_bytes(d: str) -> tuple[int, int]:
+    """Bytes read and written: blkio.throttle.io_service_bytes_recursive ("8:0 Read 4096"
+    lines; every request passes the throttle layer), else the CFQ/BFQ files."""
+    for name in ("blkio.throttle.io_service_bytes_recursive", "blkio.io_service_bytes_recursive",
+                 "blkio.throttle.io_service_bytes"):
+        try:
+            text = read_all(f"{d}/{name}")
+        except OSError:
+            continue
+        r = w = 0
+        seen = False
+        for line in text.splitlines():
+            parts = line.split()
+            if len(parts) != 3 or not parts[2].isdigit():
+                continue
+            seen = True
+            op = parts[1].lower()
+            if op == "read":
+                r += int(parts[2])
+            elif op == "write":
+                w += int(parts[2])
+        if seen:
+            return r, w
+    return 0, 0
 
 
 def _weight_device_warning(dev: str, bfq_file: bool) -> str:

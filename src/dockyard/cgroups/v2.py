@@ -34,7 +34,8 @@ import os
 
 from ..errors import InvalidArgument
 from . import (check_hugepage_sizes, check_unified_key, clean_path, enable_controllers, make_dirs,
-               rdma_lines, read, read_key, remove_dir, set_limit)
+               procs_below, rdma_lines, read, read_all, read_flat, read_int, read_key, remove_dir,
+               set_limit, wait_state, write)
 
 WANTED = ("cpuset", "cpu", "io", "memory", "pids", "hugetlb", "rdma")
 
@@ -249,6 +250,63 @@ class V2Manager:
 
     def oom_killed(self, path: str) -> bool:
         return read_key(f"{self.root}/{clean_path(path)}/memory.events", "oom_kill") > 0
+
+    # ---- reading: stats, processes, the freezer ---------------------------------------------
+
+    def stats(self, path: str) -> dict:
+        """Usage counters, in the managers' common shape (see protocol.CgroupManager.stats)."""
+        d = f"{self.root}/{clean_path(path)}"
+        out: dict = {}
+        cpu = read_flat(f"{d}/cpu.stat")
+        if "usage_usec" in cpu:
+            out["cpu_usage_ns"] = cpu["usage_usec"] * 1000
+        current = read_int(f"{d}/memory.current")
+        if current is not None:
+            out["memory_usage"] = current
+            out["memory_limit"] = read_int(f"{d}/memory.max")  # None: "max"
+            stat = read_flat(f"{d}/memory.stat")
+            out["memory_stat"] = stat
+            out["memory_cache"] = stat.get("inactive_file", 0)
+        r = w = 0
+        try:
+            for line in read_all(f"{d}/io.stat").splitlines():
+                for field in line.split()[1:]:
+                    k, _, v = field.partition("=")
+                    if k == "rbytes":
+                        r += int(v)
+                    elif k == "wbytes":
+                        w += int(v)
+            out["blkio_read"], out["blkio_write"] = r, w
+        except (OSError, ValueError):
+            pass
+        pids = read_int(f"{d}/pids.current")
+        if pids is not None:
+            out["pids_current"] = pids
+            out["pids_limit"] = read_int(f"{d}/pids.max")
+        return out
+
+    def pids(self, path: str) -> list[int]:
+        """Every process in the cgroup and its sub-cgroups."""
+        return sorted(set(procs_below(f"{self.root}/{clean_path(path)}")))
+
+    def freeze(self, path: str, frozen: bool) -> None:
+        """Freeze (pause) or thaw every process of the cgroup: cgroup.freeze, then wait
+        for cgroup.events to say so."""
+        from ..errors import KernelError
+
+        d = f"{self.root}/{clean_path(path)}"
+        try:
+            write(f"{d}/cgroup.freeze", "1" if frozen else "0")
+        except OSError as e:
+            raise KernelError("write", f"{d}/cgroup.freeze", e.errno) from None
+        if not wait_state(f"{d}/cgroup.events", f"frozen {int(frozen)}"):
+            raise KernelError("write", f"{d}/cgroup.freeze", 16, "the cgroup did not change its frozen state")
+
+    def frozen(self, path: str) -> bool:
+        try:
+            return "frozen 1" in read(f"{self.root}/{clean_path(path)}/cgroup.events").splitlines()
+        except OSError:
+            return False
 
     def destroy(self, path: str) -> None:
         path = clean_path(path)

@@ -15,38 +15,53 @@ COMMANDS = {
     "run": ("run", "run"), "create": ("run", "create"), "start": ("run", "start"),
     "ps": ("ps", "ps"), "logs": ("logs", "logs"),
     "stop": ("lifecycle", "stop"), "kill": ("lifecycle", "kill"), "rm": ("lifecycle", "rm"),
-    "wait": ("lifecycle", "wait"),
+    "wait": ("lifecycle", "wait"), "exec": ("exec", "exec_"), "attach": ("attach", "attach"),
+    "restart": ("lifecycle", "restart"), "pause": ("lifecycle", "pause"), "unpause": ("lifecycle", "unpause"),
+    "rename": ("lifecycle", "rename"), "top": ("lifecycle", "top"), "port": ("lifecycle", "port"),
+    "stats": ("stats", "stats"), "events": ("events", "events"),
     "images": ("images", "images"), "rmi": ("images", "rmi"), "load": ("images", "load"),
     "import": ("images", "import_"), "inspect": ("inspect", "inspect"),
     "info": ("system", "info"), "version": ("system", "version"),
     "pull": ("pull", "pull"), "push": ("pull", "push"), "login": ("login", "login"),
     "logout": ("login", "logout"), "tag": ("images", "tag"), "save": ("images", "save"),
     "history": ("images", "history"), "export": ("export", "export"),
+    "commit": ("commit", "commit"), "diff": ("commit", "diff"), "cp": ("commit", "cp"),
+    "build": ("build", "build"),
 }
 # management commands: `dockyard container ls` is `dockyard ps`, and so on
 GROUPS = {
     "container": {"run": "run", "create": "create", "start": "start", "ls": "ps", "list": "ps",
                   "ps": "ps", "logs": "logs", "stop": "stop", "kill": "kill", "rm": "rm",
-                  "remove": "rm", "wait": "wait", "inspect": "inspect", "prune": "container prune",
-                  "export": "export"},
+                  "restart": "restart", "pause": "pause", "unpause": "unpause", "rename": "rename",
+                  "top": "top", "port": "port", "stats": "stats", "attach": "attach",
+                  "remove": "rm", "wait": "wait", "exec": "exec", "inspect": "inspect", "prune": "container prune",
+                  "export": "export", "commit": "commit", "diff": "diff", "cp": "cp"},
     "image": {"ls": "images", "list": "images", "rm": "rmi", "remove": "rmi", "load": "load",
               "import": "import", "inspect": "inspect", "prune": "image prune", "pull": "pull",
-              "push": "push", "tag": "tag", "save": "save", "history": "history"},
-    "system": {"prune": "system prune", "info": "info"},
+              "push": "push", "tag": "tag", "save": "save", "history": "history",
+              "build": "build"},
+    "system": {"prune": "system prune", "info": "info", "events": "events"},
+    "builder": {"build": "build", "prune": "builder prune"},
 }
 PRUNES = {"system prune": "system_prune", "container prune": "container_prune",
           "image prune": "image_prune"}
+# prunes implemented outside cli/commands/system.py: name -> (module, function)
+OTHER_PRUNES = {"builder prune": ("build", "builder_prune")}
 RUN_FAMILY = ("run", "create", "start")
 
 SUMMARY = "A container engine with Docker's command line, in Python, without a daemon"
 HELP_GROUPS = (
-    ("Common Commands", ("run", "ps", "images", "pull", "push", "login", "logout", "logs", "info", "version")),
-    ("Management Commands", ("container", "image", "system")),
-    ("Commands", ("create", "export", "history", "import", "inspect", "kill", "load", "rm", "rmi",
-                  "save", "start", "stop", "tag", "wait")),
+    ("Common Commands", ("run", "exec", "ps", "build", "images", "pull", "push", "login", "logout", "logs", "info",
+                         "version")),
+    ("Management Commands", ("builder", "container", "image", "system")),
+    ("Commands", ("attach", "commit", "cp", "create", "diff", "events", "export", "history", "import", "inspect", "kill", "load",
+                  "pause", "port", "rename", "restart",
+                  "rm", "rmi", "save", "start", "stats", "stop", "tag", "top", "unpause", "wait")),
 )
 DESCRIPTIONS = {
     "run": "Create and run a new container from an image",
+    "exec": "Execute a command in a running container",
+    "attach": "Attach local standard input, output, and error streams to a running container",
     "ps": "List containers", "images": "List images", "logs": "Fetch the logs of a container",
     "info": "Display system-wide information", "version": "Show the Dockyard version information",
     "container": "Manage containers", "image": "Manage images", "system": "Manage Dockyard",
@@ -61,6 +76,16 @@ DESCRIPTIONS = {
     "save": "Save one or more images to a tar archive (streamed to STDOUT by default)",
     "history": "Show the history of an image", "export": "Export a container's filesystem as a tar archive",
     "wait": "Block until one or more containers stop, then print their exit codes",
+    "restart": "Restart one or more containers", "pause": "Pause all processes within one or more containers",
+    "unpause": "Unpause all processes within one or more containers", "rename": "Rename a container",
+    "top": "Display the running processes of a container",
+    "port": "List port mappings or a specific mapping for the container",
+    "stats": "Display a live stream of container(s) resource usage statistics",
+    "events": "Get real time events from the server",
+    "build": "Build an image from a Dockerfile", "builder": "Manage builds",
+    "commit": "Create a new image from a container's changes",
+    "cp": "Copy files/folders between a container and the local filesystem",
+    "diff": "Inspect changes to files or directories on a container's filesystem",
 }
 
 
@@ -77,6 +102,7 @@ class Context:
             from ..services.engine import Engine
 
             self._engine = Engine(self.root, self.runroot)
+            self._engine.revive_after_boot()  # after a reboot: restart policies (one stat otherwise)
         return self._engine
 
     def close(self) -> None:
@@ -105,7 +131,8 @@ def _group_help(group: str) -> str:
         desc = DESCRIPTIONS.get(target) or {"container prune": "Remove all stopped containers",
                                          "images": "List images", "rmi": "Remove one or more images",
                                          "image prune": "Remove unused images",
-                                         "system prune": "Remove unused data"}.get(target, "")
+                                         "system prune": "Remove unused data",
+                                         "builder prune": "Remove build cache"}.get(target, "")
         lines.append(f"  {sub.ljust(12)}{desc}")
     lines += ["", f"Run 'dockyard {group} COMMAND --help' for more information on a command.", ""]
     return "\n".join(lines)
@@ -183,7 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     if name == "help":
         sys.stdout.write(_global_help())
         return 0
-    if name in PRUNES:
+    if name in OTHER_PRUNES:
+        module, func = OTHER_PRUNES[name]
+    elif name in PRUNES:
         module, func = "system", PRUNES[name]
     elif name in COMMANDS:
         module, func = COMMANDS[name]

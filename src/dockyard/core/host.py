@@ -10,3 +10,14 @@ def boot_id() -> str:
             return f.read().strip()
     except OSError:
         return ""
+
+
+def process_start(pid: int) -> int:
+    """The start time of a process (clock ticks since boot), to tell it from a later
+    process that reuses its pid; -1 when there is no such process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read()
+    except OSError:
+        return -1
+    return int(data[data.rfind(b")") + 2:].split()[19])

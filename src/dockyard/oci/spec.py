@@ -16,6 +16,10 @@ OCI_VERSION = "1.0.2"
 # Annotations understood by the native runtime.
 ANNOTATION_ROOTFS_MOUNT = "org.dockyard.rootfs.mount"  # "type:source:options" mounted at root.path
 ANNOTATION_ROOTFS_CHDIR = "org.dockyard.rootfs.chdir"  # relative overlay lowerdirs resolve here
+# HostConfig.LogConfig for the monitor's log writer (monitor/logfile.py: open_log)
+ANNOTATION_LOG_DRIVER = "org.dockyard.log.driver"  # "none"; absent: json-file
+ANNOTATION_LOG_MAX_SIZE = "org.dockyard.log.max-size"  # bytes, -1: no limit
+ANNOTATION_LOG_MAX_FILE = "org.dockyard.log.max-file"  # files kept, the current one included
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 

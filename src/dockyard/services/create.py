@@ -40,6 +40,11 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
     env = merge_env([f"PATH={ocispec.DEFAULT_PATH}", f"HOSTNAME={hostname}"], config_env)
     stop_signal = opts.stop_signal or img.stop_signal or ""
     labels = opts.labels
+    from .options import log_config
+
+    healthcheck = _healthcheck(engine, img, opts.healthcheck)
+    log = log_config(opts.log_driver, opts.log_opts)
+    init_path = find_init() if opts.init else None
     config = {
         "Config": {
             "Hostname": hostname, "Domainname": "", "User": user,
@@ -48,6 +53,7 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
             "Env": config_env, "Cmd": cmd or None, "Image": image, "Volumes": None,
             "WorkingDir": opts.workdir or img.workdir or "", "Entrypoint": entrypoint or None,
             "OnBuild": None, "Labels": labels, "StopSignal": stop_signal or None,
+            **({"Healthcheck": healthcheck} if healthcheck else {}),
         },
         "HostConfig": {"AutoRemove": opts.auto_remove, "Runtime": opts.runtime,
                        "CapAdd": opts.cap_add or None, "CapDrop": opts.cap_drop or None,
@@ -57,9 +63,12 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
                        "Ulimits": opts.ulimits or None, "Sysctls": opts.sysctls or None,
                        "UsernsMode": opts.userns if opts.userns in ("host", "auto") or
                        opts.userns.startswith("auto:") else "",
+                       "LogConfig": log, **({"Init": True} if opts.init else {}),
+                       "RestartPolicy": dict(zip(("Name", "MaximumRetryCount"), opts.restart_policy())),
                        **opts.resources.to_host_config()},
     }
     argv = entrypoint + cmd
+    process_args = [INIT_IN_CONTAINER, "--", *argv] if init_path else argv
     security = _security(engine, opts)  # every flag checked before anything is stored
     containers = engine._containers()
     id_maps: list = []
@@ -108,12 +117,18 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
             env.append(f"HOME={home_dir}")
         resources = opts.resources.to_oci()
         resources["devices"] = security["device_rules"]
+        mounts = ocispec.default_mounts(etc, opts.privileged) + security["tmpfs"]
+        if init_path:
+            # Docker's place and options for its docker-init (tini): the host's static
+            # binary, read-only; the command runs as its child
+            mounts.append({"destination": INIT_IN_CONTAINER, "type": "bind", "source": init_path,
+                           "options": ["bind", "ro"]})
         spec = ocispec.runtime_spec(
-            args=argv, env=env, cwd=workdir, uid=uid, gid=gid, additional_gids=groups,
-            hostname=hostname, rootfs=home + "/rootfs", readonly=opts.read_only,
-            mounts=ocispec.default_mounts(etc, opts.privileged) + security["tmpfs"],
+            args=process_args, env=env, cwd=workdir, uid=uid, gid=gid, additional_gids=groups,
+            hostname=hostname, rootfs=home + "/rootfs", readonly=opts.read_only, terminal=opts.tty,
+            mounts=mounts,
             cgroups_path="/" + cgroups.container_path(cid), resources=resources,
-            annotations={ocispec.ANNOTATION_ROOTFS_MOUNT: mount.encode()},
+            annotations={ocispec.ANNOTATION_ROOTFS_MOUNT: mount.encode(), **_log_annotations(log)},
             capabilities=security["caps"], no_new_privileges=security["nnp"],
             rlimits=security["rlimits"], seccomp=security["seccomp"],
             masked_paths=security["masked"], readonly_paths=security["readonly"],
@@ -126,7 +141,73 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
             conn.execute("DELETE FROM containers WHERE id=?", (cid,))
         raise
     engine._specs[cid] = spec
-    return containers.get(cid)
+    c = containers.get(cid)
+    c._config = config  # what was just stored (less IDMappings): `run` need not parse it back
+    return c
+
+
+INIT_IN_CONTAINER = "/sbin/docker-init"
+# static builds only: the container may have no libc at all (busybox, scratch)
+INIT_CANDIDATES = ("/usr/bin/tini-static", "/usr/libexec/docker/docker-init", "/usr/bin/docker-init",
+                   "/usr/libexec/podman/catatonit", "/usr/bin/catatonit")
+
+
+def find_init() -> str:
+    """The host's init for `--init`: $DOCKYARD_INIT_PATH, else Debian's tini-static
+    (what Docker ships as docker-init), else catatonit (podman's)."""
+    from ..errors import StartError
+
+    given = os.environ.get("DOCKYARD_INIT_PATH")
+    for path in ((given,) if given else INIT_CANDIDATES):
+        if os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    where = given or "docker-init (tini-static, catatonit)"
+    raise StartError(f'exec: "{where}": executable file not found: --init needs a static init '
+                     f"on the host (apt-get install tini)", exit_code=125)
+
+
+def _healthcheck(engine, img, given: dict | None) -> dict | None:
+    """Config.Healthcheck: the caller's fields over the image's HEALTHCHECK, as Docker
+    merges them (a field left at zero takes the image's)."""
+    base = _image_healthcheck(engine, img.id)
+    if given is None:
+        return base
+    if not base:
+        return given
+    merged = dict(given)
+    for key in ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"):
+        if not merged.get(key) and base.get(key):
+            merged[key] = base[key]
+    return {k: merged[k] for k in ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+            if merged.get(k)}
+
+
+def _image_healthcheck(engine, image_id: str) -> dict | None:
+    """The image config's Healthcheck. Not a column: read from the config blob, which
+    is parsed only when it names one (most images, and the built-in ones, do not)."""
+    try:
+        with open(f"{engine.layout.blobs}/sha256/{image_id[7:]}", "rb") as f:
+            raw = f.read()
+    except OSError:
+        return None
+    if b'"Healthcheck"' not in raw:
+        return None
+    hc = (jsonenc.loads(raw.decode()).get("config") or {}).get("Healthcheck")
+    if not isinstance(hc, dict):
+        return None
+    return {k: hc[k] for k in ("Test", "Interval", "Timeout", "StartPeriod", "StartInterval", "Retries")
+            if hc.get(k)}
+
+
+def _log_annotations(log: dict) -> dict[str, str]:
+    """What the monitor needs of HostConfig.LogConfig (monitor/logfile.py: open_log):
+    it reads the spec, not the container's row."""
+    from .options import log_limits
+
+    if log["Type"] == "none":
+        return {ocispec.ANNOTATION_LOG_DRIVER: "none"}
+    max_size, max_file = log_limits(log["Config"])
+    return {ocispec.ANNOTATION_LOG_MAX_SIZE: str(max_size), ocispec.ANNOTATION_LOG_MAX_FILE: str(max_file)}
 
 
 def _give_to_mapped_root(home: str, upper: str | None, etc: dict[str, str], uid: int, gid: int) -> None:

@@ -209,7 +209,12 @@ class Engine:
         from ..image import archive
 
         os.makedirs(self.layout.root, exist_ok=True)
-        return archive.load(self._ingest, fileobj, self.layout.root, self.arch())
+        result = archive.load(self._ingest, fileobj, self.layout.root, self.arch())
+        from .images import _image_event
+
+        for image_id, _tags in result.loaded:
+            _image_event(self, "load", image_id)
+        return result
 
     def import_image(self, fileobj, tag: str | None = None, changes: list[str] | None = None,
                      message: str = "", source_name: str = "-") -> str:
@@ -217,9 +222,13 @@ class Engine:
         from ..image import archive
 
         os.makedirs(self.layout.root, exist_ok=True)
-        return archive.import_rootfs(self._ingest, fileobj, self.layout.root, tag=tag,
-                                     changes=changes or [], message=message,
-                                     source_name=source_name, arch=self.arch())
+        image_id = archive.import_rootfs(self._ingest, fileobj, self.layout.root, tag=tag,
+                                         changes=changes or [], message=message,
+                                         source_name=source_name, arch=self.arch())
+        from .images import _image_event
+
+        _image_event(self, "import", image_id)
+        return image_id
 
     def remove_image(self, ref: str, force: bool = False) -> list[tuple[str, str]]:
         """`rmi`: returns [("Untagged", name) | ("Deleted", id)] in order."""
@@ -292,13 +301,30 @@ class Engine:
         return create(self, image, command, options or CreateOptions(), progress)
 
     def start(self, ref: str, *, attach: bool = False, stdout: int = 1, stderr: int = 2,
-              stdin: int | None = None) -> Attached | None:
+              stdin: int | None = None, console_size: tuple[int, int] | None = None) -> Attached | None:
         """Start a container. With `attach`, its output goes to the `stdout`/`stderr`
         descriptors and an Attached handle is returned; otherwise it runs detached.
+        A container with a terminal (-t) is attached through `handle.conn` (a
+        monitor.attach.Connection) instead, its pty first sized `console_size`.
         Raises StartError (exit_code 125/126/127) if its command cannot run."""
         from .start import start
 
-        return start(self, ref, attach=attach, stdout=stdout, stderr=stderr, stdin=stdin)
+        return start(self, ref, attach=attach, stdout=stdout, stderr=stderr, stdin=stdin,
+                     console_size=console_size)
+
+    def attach(self, ref: str, *, stdin: bool = True, stdout: bool = True, stderr: bool = True):
+        """Attach to a running container through its monitor: (Container, Connection)."""
+        from .start import attach
+
+        return attach(self, ref, stdin=stdin, stdout=stdout, stderr=stderr)
+
+    def revive_after_boot(self) -> None:
+        """Once per boot (a marker in the runroot, a tmpfs): bring back the containers
+        whose restart policy says so (services/revive.py). One stat otherwise."""
+        if not os.path.exists(self.layout.runroot + "/booted"):
+            from .revive import revive
+
+            revive(self)
 
     def run(self, image: str, command: list[str] | None = None, *, detach: bool = False,
             stdout: int | None = None, stderr: int | None = None, stdin: int | None = None,
@@ -315,21 +341,106 @@ class Engine:
         if stdout is not None and stderr is not None:
             cid, handle = run(self, image, command, opts, detach=False, stdout=stdout, stderr=stderr,
                               stdin=stdin, progress=progress)
+            if handle.conn is not None:  # a terminal: its output comes over the attach socket
+                from .start import read_output
+
+                read_output(handle.conn, lambda fd, data: _write_fd(stdout if fd == 1 else stderr, data))
             return RunResult(cid, handle.wait(), None, None)
         return _run_captured(self, image, command, opts, stdout, stderr, stdin, progress)
 
-    def stop(self, ref: str, timeout: int | None = None) -> None:
-        from .signals import stop_signal
-
-        c = self.container(ref)
-        sig = stop_signal(c.config.get("Config", {}).get("StopSignal") or "")
-        self._containers().stop(c, timeout, sig)
-
-    def kill(self, ref: str, signal: str | int = "KILL") -> None:
+    def stop(self, ref: str, timeout: int | None = None, signal: str | int | None = None) -> None:
+        """Docker's stop: the container's StopSignal (or `signal`), up to `timeout`
+        seconds (default: Config.StopTimeout, else 10; negative: wait for ever), then
+        SIGKILL. A container that is not running is left alone. Its restart policy
+        leaves it stopped until it is started again."""
         from .signals import parse_signal
 
-        c = self.container(ref)
-        self._containers().signal(c, parse_signal(signal))
+        sig = parse_signal(signal) if signal not in (None, "") else None
+        cs = self._containers()
+        cs.stop(cs.get(ref), timeout, sig)
+
+    def kill(self, ref: str, signal: str | int = "KILL") -> None:
+        """Send a signal (name with or without SIG, or number); SIGKILL also waits for the exit."""
+        from .signals import parse_signal
+
+        sig = parse_signal(signal)
+        cs = self._containers()
+        cs.kill(cs.get(ref), sig, ref)
+
+    def restart(self, ref: str, timeout: int | None = None, signal: str | int | None = None) -> None:
+        """stop (if running), then start; recorded as a `restart` event."""
+        from .containers import UP
+        from .events import record_container
+        from .signals import parse_signal
+
+        sig = parse_signal(signal) if signal not in (None, "") else None
+        cs = self._containers()
+        c = cs.get(ref)
+        try:
+            if c.state in UP:
+                cs.stop(c, timeout, sig)
+            with self.db.write() as conn:  # started by hand: the restart policy applies again
+                conn.execute("UPDATE containers SET manual_stop=0, restart_count=0 WHERE id=?", (c.id,))
+            self.start(c.id)
+            cs = self._containers()  # starting closed the database (no connection crosses a fork)
+            record_container(self.db, cs.reload(c), "restart")
+        except DockyardError as e:
+            raise DockyardError(f"Cannot restart container {ref}: {e.message}") from None
+
+    def pause(self, ref: str) -> None:
+        """Freeze the container's processes (freezer cgroup): state paused."""
+        cs = self._containers()
+        cs.pause(cs.get(ref))
+
+    def unpause(self, ref: str) -> None:
+        cs = self._containers()
+        cs.unpause(cs.get(ref))
+
+    def rename(self, ref: str, new_name: str) -> None:
+        self._containers().rename(ref, new_name)
+
+    def top(self, ref: str, ps_args: list[str] | None = None) -> tuple[list[str], list[list[str]]]:
+        """The container's processes as the host's `ps` shows them: (titles, rows)."""
+        from .stats import top
+
+        cs = self._containers()
+        c = cs.get(ref)
+        return top(self, c, cs.processes(c), ps_args)
+
+    def port(self, ref: str, private: str | None = None) -> list[str]:
+        """Published ports: ["80/tcp -> 0.0.0.0:8080", ...], or for one private port
+        ["0.0.0.0:8080"] (NotFound-style error if it is not published)."""
+        from .stats import port
+
+        return port(self, self.container(ref), ref, private)
+
+    def stats(self, refs: list[str] | None = None, all: bool = False, interval: float = 1.0):
+        """Resource usage: see services/stats.py (Sampler)."""
+        from .stats import Sampler
+
+        return Sampler(self, refs, all, interval)
+
+    def events(self, since: int | None = None, until: int | None = None,
+               filters: dict[str, list[str]] | None = None, after: int = 0) -> tuple[list, int]:
+        """Logged events (store/events.py) with sequence numbers above `after`, in
+        [since, until] (ns), matching Docker's filters ({key: [values]}); returns them
+        and the last sequence number looked at (pass it as `after` to follow)."""
+        from .events import read
+
+        return read(self, after, since, until, filters)
+
+    def list_containers(self, all: bool = False, filters: dict[str, list[str]] | None = None,
+                        last: int = -1):
+        """`ps`: Docker's selection and order (newest first), filters as {key: [values]}."""
+        from .containers import select
+
+        return select(self, self._containers(), filters, all, last)
+
+    def container_size(self, ref: str) -> tuple[int, int]:
+        """(SizeRw, SizeRootFs) of a container, as `ps -s` and `inspect -s` show them."""
+        from .containers import sizes
+
+        return sizes(self, self.container(ref))
 
     def wait(self, ref: str) -> int:
         """Block until the container is not running; its exit code."""
@@ -345,26 +456,105 @@ class Engine:
         cs = self._containers()
         cs.remove(cs.get(ref), force)
 
-    def logs(self, ref: str, tail: int | None = None):
-        """[(stream, text, time)] the container has printed so far."""
-        from ..monitor.logfile import read_records
+    def logs(self, ref: str, tail: int | None = None, since: int | None = None,
+             until: int | None = None):
+        """[(stream, text, time)] the container has printed so far, across rotated
+        files: the last `tail` (None: all), then those from `since` to `until` (ns)."""
+        from ..monitor.logfile import select_records
 
-        cs = self._containers()
-        records = read_records(cs.log_path(cs.get(ref)))
-        if tail is None or tail < 0:
-            return list(records)
-        from collections import deque
-
-        return list(deque(records, maxlen=tail)) if tail else []
+        return select_records(self.log_path(ref), tail, since, until)
 
     def log_path(self, ref: str) -> str:
+        """The container's current json-file log (rotated ones: `.1`, `.2`, ...)."""
         cs = self._containers()
-        return cs.log_path(cs.get(ref))
+        c = cs.get(ref)
+        if ((c.config.get("HostConfig") or {}).get("LogConfig") or {}).get("Type") == "none":
+            raise DockyardError("configured logging driver does not support reading")
+        return cs.log_path(c)
 
     def inspect_container(self, ref: str) -> dict:
         from .inspect import container_document
 
         return container_document(self, self.container(ref))
+
+    # ---- exec (services/exec.py) ----------------------------------------------
+
+    def exec(self, ref: str, cmd: list[str], *, tty: bool = False, stdin: int | None = None,
+             stdout: int = 1, stderr: int = 2, env: list[str] | None = None, workdir: str | None = None,
+             user: str | None = None, privileged: bool = False, detach: bool = False) -> int:
+        """`docker exec`: run `cmd` in the running container and return its exit code
+        (detached: 0 once it runs; its exit code is recorded, see exec_inspect).
+        Output goes to the `stdout`/`stderr` descriptors, input comes from `stdin`
+        (None: none); with `tty` through a pty made in the container. `env` items are
+        K=V (set) or K (unset). Raises Conflict when the container is not running,
+        StartError (exit_code 126/127) when `cmd` cannot be run."""
+        proc = self.exec_start(ref, cmd, tty=tty, stdin=stdin, stdout=stdout, stderr=stderr, env=env,
+                               workdir=workdir, user=user, privileged=privileged, detach=detach)
+        if detach:
+            return 0
+        if tty:
+            code = proc.pump(stdin, stdout)
+            return 0 if code is None else code
+        return proc.wait()
+
+    def exec_start(self, ref: str, cmd: list[str], *, tty: bool = False, stdin: int | None = None,
+                   stdout: int = 1, stderr: int = 2, env: list[str] | None = None,
+                   workdir: str | None = None, user: str | None = None, privileged: bool = False,
+                   detach: bool = False, console_size: tuple[int, int] | None = None):
+        """Start an exec and return its ExecProcess (id, pid; `wait()`, and with `tty`
+        `pump()`/`resize()`/`detach()`); for callers that drive a terminal themselves."""
+        from .exec import start
+
+        return start(self, ref, cmd, tty=tty, stdin=stdin, stdout=stdout, stderr=stderr, env=env,
+                     workdir=workdir, user=user, privileged=privileged, detach=detach,
+                     console_size=console_size)
+
+    def exec_inspect(self, exec_id: str) -> dict:
+        """Docker's exec inspect document: Running, ExitCode, Pid, ProcessConfig, ..."""
+        from .exec import inspect
+
+        return inspect(self, exec_id)
+
+    # ---- commit, diff, cp, build (services/commit.py, changes.py, copy.py; build/) ----
+
+    def commit(self, ref: str, repo_tag: str | None = None, changes: list[str] | None = None,
+               message: str = "", author: str = "", pause: bool = True) -> str:
+        """A container's changes as a new image (its image's layers plus one); its id."""
+        from .commit import commit
+
+        return commit(self, ref, repo_tag, changes, message, author, pause)
+
+    def diff(self, ref: str) -> list[tuple[str, str]]:
+        """[(kind, path)] the container changed: A added, C changed, D deleted."""
+        from .changes import diff
+
+        return diff(self, ref)
+
+    def copy_from(self, ref: str, src: str, dest: str | None, *, follow_link: bool = False,
+                  archive: bool = False, out=None):
+        """`cp CONTAINER:SRC DEST` (or, with dest None, its tar to the stream `out`)."""
+        from .copy import copy_from
+
+        return copy_from(self, ref, src, dest, follow_link=follow_link, archive=archive, out=out)
+
+    def copy_to(self, ref: str, src: str | None, dest: str, *, follow_link: bool = False,
+                archive: bool = False, stream=None):
+        """`cp SRC CONTAINER:DEST` (or, with src None, a tar read from `stream`)."""
+        from .copy import copy_to
+
+        return copy_to(self, ref, src, dest, follow_link=follow_link, archive=archive, stream=stream)
+
+    def build(self, context, options, progress=None):
+        """Build an image from a Dockerfile (build/builder.py); returns a BuildResult."""
+        from ..build.builder import build
+
+        return build(self, context, options, progress)
+
+    def prune_build_cache(self, all: bool = True) -> tuple[list[str], int]:
+        """`builder prune`: drop the build cache; (keys of the entries removed, bytes freed)."""
+        from ..build.cache import prune
+
+        return prune(self, all=all)
 
     # ---- system ---------------------------------------------------------------
 
@@ -429,6 +619,22 @@ def _run_captured(engine: Engine, image: str, command, opts, stdout: int | None,
     finally:
         for fd in pipes:
             os.close(fd)
+    if handle.conn is not None:  # a terminal: its output comes over the attach socket
+        from .start import read_output
+
+        def take(fd: int, data: bytes) -> None:
+            if (stdout if fd == 1 else stderr) is None:
+                chunks["stdout" if fd == 1 else "stderr"].append(data)
+            else:
+                _write_fd(stdout if fd == 1 else stderr, data)
+
+        read_output(handle.conn, take)
     code = handle.wait()
     return RunResult(cid, code, b"".join(chunks["stdout"]) if stdout is None else None,
                      b"".join(chunks["stderr"]) if stderr is None else None)
+
+
+def _write_fd(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

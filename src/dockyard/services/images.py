@@ -48,6 +48,11 @@ def collect_garbage(engine) -> int:
                     keep_blobs.update(d["digest"] for d in doc.get("layers") or [])
                 except Exception:
                     pass  # a damaged manifest: keep what we can tell, never guess
+        from ..build.cache import roots  # the build cache's layers are roots too
+
+        cache_blobs, cache_layers = roots(engine.db)
+        keep_blobs |= cache_blobs
+        keep_layers |= cache_layers
         with engine.db.write() as conn:
             for (d,) in conn.execute("SELECT diff_id FROM layers").fetchall():
                 if d not in keep_layers:
@@ -98,6 +103,7 @@ def remove_image(engine, text: str, force: bool) -> list[tuple[str, str]]:
         # other names keep the image, or (forced) a container needs it: only the tag goes
         with db.write() as conn:
             conn.execute("DELETE FROM tags WHERE name=?", (by_tag,))
+        _image_event(engine, "untag", img.id)
         return [("Untagged", reference.familiar(by_tag))]
     if by_tag and users:
         raise Conflict(f'conflict: unable to remove repository reference "{text}" (must force) - '
@@ -116,10 +122,22 @@ def remove_image(engine, text: str, force: bool) -> list[tuple[str, str]]:
     if users:
         with db.write() as conn:  # forced: the names go, the image stays for its containers
             conn.execute("DELETE FROM tags WHERE image_id=?", (img.id,))
+        for _ in tags:
+            _image_event(engine, "untag", img.id)
         return out
+    for _ in tags:
+        _image_event(engine, "untag", img.id)
+    _image_event(engine, "delete", img.id)  # labels read before the files go
     delete_image_files(engine, img.id, img.manifest, img.layers)
     out.append(("Deleted", img.id))
     return out
+
+
+def _image_event(engine, action: str, actor: str, name: str | None = None, image_id: str | None = None) -> None:
+    """An image event, as Docker logs it (services/events.py)."""
+    from .events import record_image
+
+    record_image(engine, action, actor, actor if name is None else name, image_id)
 
 
 def tag(engine, source: str, target: str) -> None:
@@ -131,6 +149,7 @@ def tag(engine, source: str, target: str) -> None:
         raise InvalidArgument(f"refusing to create a tag with a digest reference: {target}")
     with engine.db.write() as conn:
         engine._images().tag(conn, img.id, str(ref), now_ns())
+    _image_event(engine, "tag", img.id, ref.familiar)
 
 
 def history(engine, text: str) -> list[dict]:
@@ -180,6 +199,8 @@ def save(engine, refs: list[str], out) -> None:
             tags.extend(images.tags_of(img.id))
         chosen[img.id] = (img, tags)
     write(list(chosen.values()), BlobStore(engine.layout.blobs), out)
+    for image_id in chosen:
+        _image_event(engine, "save", image_id)
 
 
 __all__ = ["remove_image", "delete_image_files", "collect_garbage", "tag", "history", "save", "ImageNotFound"]

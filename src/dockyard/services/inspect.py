@@ -15,8 +15,10 @@ def container_document(engine, c) -> dict:
     home = engine.layout.container(c.id)
     argv = ((config.get("Entrypoint") or []) + (config.get("Cmd") or []))
     status = {"starting": "created"}.get(c.state, c.state)
-    running = c.state == "running"
+    # Docker's State.Running stays true while paused or restarting
+    running = c.state in ("running", "paused", "restarting")
     driver = engine.storage_driver
+    health = c.health_state
     return {
         "Id": c.id,
         "Created": rfc3339(c.created),
@@ -25,8 +27,8 @@ def container_document(engine, c) -> dict:
         "State": {
             "Status": status,
             "Running": running,
-            "Paused": False,
-            "Restarting": False,
+            "Paused": c.state == "paused",
+            "Restarting": c.state == "restarting",
             "OOMKilled": bool(c.oom_killed),
             "Dead": False,
             "Pid": c.pid or 0 if running else 0,
@@ -34,6 +36,7 @@ def container_document(engine, c) -> dict:
             "Error": c.error or "",
             "StartedAt": rfc3339(c.started if c.state != "created" or c.finished else None),
             "FinishedAt": rfc3339(c.finished),
+            **({"Health": health} if health is not None else {}),
         },
         "Image": c.image_id,
         "ResolvConfPath": home + "/resolv.conf",
@@ -41,16 +44,16 @@ def container_document(engine, c) -> dict:
         "HostsPath": home + "/hosts",
         "LogPath": f"{home}/{c.id}-json.log",
         "Name": "/" + c.name,
-        "RestartCount": 0,
+        "RestartCount": c.restart_count or 0,
         "Driver": driver,
         "Platform": "linux",
         "MountLabel": "",
         "ProcessLabel": "",
         "AppArmorProfile": "",
-        "ExecIDs": None,
+        "ExecIDs": _exec_ids(engine, c),
         "HostConfig": {
-            "Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
-            "NetworkMode": "none", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "Binds": None, "ContainerIDFile": "", "LogConfig": host.get("LogConfig") or {"Type": "json-file", "Config": {}},
+            "NetworkMode": "none", "PortBindings": {}, "RestartPolicy": host.get("RestartPolicy") or {"Name": "no", "MaximumRetryCount": 0},
             "AutoRemove": bool(host.get("AutoRemove")), "Runtime": host.get("Runtime") or "native",
             **_security_fields(host),
             "Memory": host.get("Memory") or 0, "MemorySwap": host.get("MemorySwap") or 0,
@@ -60,6 +63,7 @@ def container_document(engine, c) -> dict:
             "PidsLimit": host.get("PidsLimit"), "BlkioWeight": host.get("BlkioWeight") or 0,
             "BlkioDeviceReadBps": host.get("BlkioDeviceReadBps") or [],
             "BlkioDeviceWriteBps": host.get("BlkioDeviceWriteBps") or [],
+            **({"Init": host["Init"]} if host.get("Init") is not None else {}),
         },
         "GraphDriver": {
             "Name": driver,
@@ -70,6 +74,12 @@ def container_document(engine, c) -> dict:
         "Config": config,
         "NetworkSettings": {"Networks": {}, "Ports": {}, "SandboxKey": f"/proc/{c.pid}/ns/net" if running and c.pid else ""},
     }
+
+
+def _exec_ids(engine, c) -> list[str] | None:
+    from .exec import exec_ids
+
+    return exec_ids(engine, c)
 
 
 def _security_fields(host: dict) -> dict:

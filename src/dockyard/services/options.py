@@ -150,7 +150,8 @@ class CreateOptions:
     __slots__ = ("name", "entrypoint", "env", "workdir", "user", "hostname", "auto_remove",
                  "interactive", "tty", "resources", "runtime", "labels", "stop_signal", "pull", "platform",
                  "cap_add", "cap_drop", "privileged", "security_opt", "read_only", "tmpfs", "group_add",
-                 "ulimits", "devices", "sysctls", "userns")
+                 "ulimits", "devices", "sysctls", "userns",
+                 "healthcheck", "init", "log_driver", "log_opts", "restart")
 
     def __init__(self, *, name: str | None = None, entrypoint: str | None = None,
                  env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
@@ -163,7 +164,9 @@ class CreateOptions:
                  read_only: bool = False, tmpfs: dict[str, str] | None = None,
                  group_add: list[str] | None = None, ulimits: list[str] | None = None,
                  devices: list[str] | None = None, sysctls: dict[str, str] | None = None,
-                 userns: str = "") -> None:
+                 userns: str = "", healthcheck: dict | None = None, init: bool | None = None,
+                 log_driver: str = "", log_opts: dict[str, str] | None = None,
+                 restart: str = "no") -> None:
         self.name = name
         self.entrypoint = entrypoint
         self.env = list(env or [])
@@ -190,6 +193,12 @@ class CreateOptions:
         self.devices = list(devices or [])
         self.sysctls = dict(sysctls or {})
         self.userns = userns or ""
+        # Docker's HealthConfig (durations in ns); None: the image's HEALTHCHECK applies
+        self.healthcheck = dict(healthcheck) if healthcheck is not None else None
+        self.init = init  # --init: a tiny init as PID 1 (None: not asked for)
+        self.log_driver = log_driver or ""  # "": json-file
+        self.log_opts = dict(log_opts or {})
+        self.restart = restart or "no"  # --restart: no | on-failure[:N] | always | unless-stopped
 
     def validate(self) -> None:
         from ..core.ids import valid_name
@@ -217,9 +226,91 @@ class CreateOptions:
             normalize(c)
         if self.userns not in ("", "host") and not self.userns.startswith(("auto", "remap:")):
             raise InvalidArgument(f"invalid --userns: {self.userns!r} (host, auto, or use --userns-remap)")
-        if self.tty:
-            raise InvalidArgument("the input device is not a TTY: -t/--tty is not supported yet")
+        name, _ = self.restart_policy()
+        if self.auto_remove and name != "no":
+            raise InvalidArgument("Conflicting options: --restart and --rm")
         self.resources.validate()
+        if self.healthcheck is not None:
+            validate_healthcheck(self.healthcheck)
+        log_config(self.log_driver, self.log_opts)
+
+
+    def restart_policy(self) -> tuple[str, int]:
+        """(Name, MaximumRetryCount) of --restart, checked as Docker checks it."""
+        if self.restart == "no":
+            return "no", 0  # the common case, without an import on `run`'s path
+        from ..monitor.restart import PolicyError, parse
+
+        try:
+            return parse(self.restart)
+        except PolicyError as e:
+            raise InvalidArgument(str(e)) from None
+
+
+HEALTH_KEYS = ("Interval", "Timeout", "StartPeriod", "StartInterval")
+MIN_DURATION = 1_000_000  # 1ms: Docker's container.MinimumDuration
+
+
+def validate_healthcheck(hc: dict) -> None:
+    """Docker's checks of a HealthConfig (Test, durations in ns, Retries)."""
+    test = hc.get("Test") or []
+    if test and test[0] not in ("NONE", "CMD", "CMD-SHELL"):
+        raise InvalidArgument(f"invalid healthcheck type {test[0]!r}: must be NONE, CMD or CMD-SHELL")
+    if test and test[0] == "CMD-SHELL" and len(test) != 2:
+        raise InvalidArgument("a CMD-SHELL healthcheck takes exactly one command string")
+    if test and test[0] == "CMD" and len(test) < 2:
+        raise InvalidArgument("a CMD healthcheck needs a command")
+    for key in HEALTH_KEYS:
+        v = hc.get(key) or 0
+        if v and v < MIN_DURATION:
+            raise InvalidArgument(f"{key} in Healthcheck cannot be less than 1ms")
+    if (hc.get("Retries") or 0) < 0:
+        raise InvalidArgument("Retries in Healthcheck cannot be negative")
+
+
+LOG_DRIVERS = ("json-file", "none")
+# what json-file keeps when the caller does not say: Docker's `local` driver's limits
+# (20 MB x 5 files), so a chatty container cannot fill the disk
+DEFAULT_LOG_OPTS = {"max-size": "20m", "max-file": "5"}
+
+
+def log_config(driver: str, opts: dict[str, str]) -> dict:
+    """HostConfig.LogConfig for `--log-driver` and `--log-opt`s, checked as Docker
+    checks them, with the rotation defaults filled in."""
+    driver = driver or "json-file"
+    if driver not in LOG_DRIVERS:
+        raise InvalidArgument(f"logger: no log driver named '{driver}' is registered")
+    if driver == "none":
+        return {"Type": "none", "Config": dict(opts)}
+    for key in opts:
+        if key not in ("max-size", "max-file"):
+            raise InvalidArgument(f"unknown log opt '{key}' for json-file log driver")
+    config = {**DEFAULT_LOG_OPTS, **opts}
+    log_limits(config)
+    return {"Type": driver, "Config": config}
+
+
+def log_limits(config: dict[str, str]) -> tuple[int, int]:
+    """(max-size in bytes, -1 = unlimited; max-file) of a json-file LogConfig.Config."""
+    if config == DEFAULT_LOG_OPTS:
+        return 20 * 1024 * 1024, 5  # the common case: no parsing, no import on the hot path
+    from ..core.units import parse_size
+
+    size_text = config.get("max-size") or "-1"
+    try:
+        max_size = -1 if size_text.strip() == "-1" else parse_size(size_text)
+    except ValueError as e:
+        raise InvalidArgument(f"invalid max-size {size_text!r}: {e}") from None
+    if max_size == 0:
+        raise InvalidArgument("max-size must be a positive size (or -1 for no limit)")
+    file_text = config.get("max-file") or "1"
+    try:
+        max_file = int(file_text)
+    except ValueError:
+        raise InvalidArgument(f'strconv.Atoi: parsing "{file_text}": invalid syntax') from None
+    if max_file < 1:
+        raise InvalidArgument("max-file cannot be less than 1")
+    return max_size, max_file
 
 
 def parse_env_file(path: str) -> list[str]:

@@ -14,6 +14,9 @@ def pull(engine, text: str, platform: str | None = None, progress=None) -> tuple
     ref = reference.parse(text)
     before = engine._images().by_tag(str(ref)) if ref.tag and not ref.digest else None
     image_id, _ = do_pull(engine, ref, parse_platform(platform), progress)
+    from .images import _image_event
+
+    _image_event(engine, "pull", ref.familiar, ref.familiar_name, image_id)  # Docker: named by reference
     return image_id, str(ref), before is None or before.id != image_id
 
 
@@ -24,6 +27,9 @@ def push(engine, text: str, progress=None) -> tuple[str, int]:
     if ref.digest:
         raise InvalidArgument("cannot push a digest reference")
     digest, size, compressed = do_push(engine, ref, progress)
+    from .images import _image_event
+
+    _image_event(engine, "push", ref.familiar, ref.familiar_name, engine._images().lookup(text).id)
     if compressed:
         from .images import collect_garbage
 

@@ -61,8 +61,8 @@ def info(engine) -> dict:
     return {
         "Containers": total,
         "ContainersRunning": running,
-        "ContainersPaused": 0,
-        "ContainersStopped": total - running,
+        "ContainersPaused": counts.get("paused", 0),
+        "ContainersStopped": total - running - counts.get("paused", 0),
         "Images": images,
         "Driver": engine.storage_driver,
         "CgroupDriver": "cgroupfs",

@@ -13,6 +13,8 @@ IMAGES = Command("images", "[OPTIONS] [REPOSITORY[:TAG]]", "List images", [
     Flag("--no-trunc", "bool", "Don't truncate output"),
     Flag("--digests", "bool", "Show digests"),
     Flag("-f, --filter", "list", "Filter output based on conditions provided (dangling=true|false, reference=PATTERN)"),
+    Flag("--format", "str", "Format output using a custom template: 'table', 'table TEMPLATE', 'json', "
+         "or a Go template"),
 ], max_args=1, aliases=("image ls", "image list"))
 TAG = Command("tag", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
               "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", [], min_args=2, max_args=2,
@@ -67,7 +69,7 @@ def images(ctx, argv: list[str]) -> int:
     digests: dict[tuple[str, str], str] = {}
     for name, digest, image_id in engine.db.all("SELECT name, digest, image_id FROM repo_digests"):
         digests[(image_id, name)] = digest
-    rows, ids = [], []
+    rows, ids, fields = [], [], []
     now = now_ns()
     for img, tags in engine.images():
         if dangling is not None and dangling != (not tags):
@@ -90,14 +92,44 @@ def images(ctx, argv: list[str]) -> int:
                 row.append(digest)
             row += [iid, created, human_size(img.size)]
             rows.append(row)
+            fields.append({"ID": iid, "Repository": repo, "Tag": tag, "Digest": digest, "CreatedSince": created,
+                           "CreatedAt": _go_time(img.created), "Size": human_size(img.size),
+                           "VirtualSize": human_size(img.size), "SharedSize": "N/A", "UniqueSize": "N/A",
+                           "Containers": "N/A"})
             if iid not in ids:
                 ids.append(iid)
     if o["quiet"]:
         sys.stdout.write("".join(i + "\n" for i in ids))
         return 0
+    if o["format"] and o["format"] != "table":
+        return _formatted(o["format"], fields)
     header = ["REPOSITORY", "TAG"] + (["DIGEST"] if o["digests"] else []) + ["IMAGE ID", "CREATED", "SIZE"]
     sys.stdout.write(table(header, rows))
     return 0
+
+
+IMAGE_HEADERS = {"ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+                 "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE", "Containers": "CONTAINERS",
+                 "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE", "UniqueSize": "UNIQUE SIZE"}
+
+
+def _formatted(fmt: str, fields: list[dict]) -> int:
+    """`images --format`: Docker's ImageContext fields through the Go template."""
+    from ..template import Formatter, Row, TemplateError
+
+    try:
+        out = Formatter(fmt, IMAGE_HEADERS).render([Row("*formatter.imageContext", f) for f in fields])
+    except TemplateError as e:
+        sys.stderr.write(e.message + "\n")
+        return 1
+    sys.stdout.write(out)
+    return 0
+
+
+def _go_time(ns: int) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S %z %Z", time.localtime(ns // 1_000_000_000)) if ns else ""
 
 
 def _matches(pattern: str, ref) -> bool:

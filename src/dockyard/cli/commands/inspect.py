@@ -14,16 +14,30 @@ INSPECT = Command("inspect", "[OPTIONS] NAME|ID [NAME|ID...]", "Return low-level
 ], min_args=1, aliases=("container inspect", "image inspect"))
 
 
+# fields of Docker's inspect documents that are Go maps: a missing key there prints
+# "<no value>"; anywhere else (struct fields) it is an error, as with Docker
+MAP_FIELDS = {"Labels", "Attributes", "Options", "Data", "Networks", "Ports", "ExposedPorts", "Volumes",
+              "Sysctls", "StorageOpt", "Tmpfs", "DriverOpts", "Annotations", "Health", "Metadata"}
+
+
 def inspect(ctx, argv: list[str]) -> int:
     o, args = parse(INSPECT, argv)
     if o["help"]:
         sys.stdout.write(INSPECT.help_text())
         return 0
     from ...errors import DockyardError, InvalidArgument, NotFound
+    from ..template import Template, TemplateError
 
     kind = o["type"]
     if kind not in (None, "container", "image"):
         raise InvalidArgument(f'"{kind}" is not a valid value for --type')
+    template = None
+    if o["format"] and o["format"] != "json":
+        try:
+            template = Template(o["format"], strict_maps=MAP_FIELDS)
+        except TemplateError as e:
+            sys.stderr.write(e.message + "\n")
+            return 64
     engine = ctx.engine()
     docs, failed = [], []
     for ref in args:
@@ -32,6 +46,8 @@ def inspect(ctx, argv: list[str]) -> int:
             if kind in (None, "container"):
                 try:
                     doc = engine.inspect_container(ref)
+                    if o["size"]:
+                        doc["SizeRw"], doc["SizeRootFs"] = engine.container_size(doc["Id"])
                 except NotFound:
                     if kind == "container":
                         raise
@@ -43,13 +59,18 @@ def inspect(ctx, argv: list[str]) -> int:
         except DockyardError as e:
             failed.append(f"Error: {e.message}")
             continue
-        docs.append(doc)
-    if o["format"] is not None:
-        from ..template import render
-
-        for d in docs:
-            sys.stdout.write(render(o["format"], d) + "\n")
-    else:
+        if template is not None:
+            state = doc.get("State")
+            if isinstance(state, dict) and "Health" not in state:
+                # a nil *Health in Docker's struct: absent from the JSON, null to a template
+                doc = dict(doc, State=dict(state, Health=None))
+            try:
+                sys.stdout.write(template.execute(doc) + "\n")
+            except TemplateError as e:
+                failed.append(e.message)
+        else:
+            docs.append(doc)
+    if template is None:
         sys.stdout.write(json.dumps(docs, indent=4, ensure_ascii=False) + "\n")
     for line in failed:
         sys.stderr.write(line + "\n")

@@ -9,9 +9,13 @@ from ..flags import Command, Flag, UsageError, parse
 
 LOGS = Command("logs", "[OPTIONS] CONTAINER", "Fetch the logs of a container", [
     Flag("-f, --follow", "bool", "Follow log output"),
-    Flag("-t, --timestamps", "bool", "Show timestamps"),
+    Flag("--since", "str", 'Show logs since timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)'),
     Flag("-n, --tail", "str", 'Number of lines to show from the end of the logs (default "all")'),
+    Flag("-t, --timestamps", "bool", "Show timestamps"),
+    Flag("--until", "str", 'Show logs before a timestamp (e.g. "2013-01-02T13:23:37Z") or relative (e.g. "42m" for 42 minutes)'),
 ], min_args=1, max_args=1, aliases=("container logs",))
+
+RUNNING_STATES = ("running", "starting", "restarting", "paused")
 
 
 def _emit(records, timestamps: bool) -> None:
@@ -34,6 +38,19 @@ def _flush(out: list[bytes], err: list[bytes]) -> None:
             chunks.clear()
 
 
+def _time(o: dict, name: str, now: int) -> int | None:
+    value = o[name]
+    if value is None or value == "":
+        return None
+    from ...core.durations import parse_timestamp
+    from ...errors import DockyardError
+
+    try:
+        return parse_timestamp(value, now)
+    except ValueError as e:
+        raise DockyardError(f'invalid value for "{name}": {e}') from None
+
+
 def logs(ctx, argv: list[str]) -> int:
     o, args = parse(LOGS, argv)
     if o["help"]:
@@ -45,59 +62,64 @@ def logs(ctx, argv: list[str]) -> int:
             tail = int(o["tail"])
         except ValueError:
             raise UsageError(f'invalid argument "{o["tail"]}" for "-n, --tail" flag', "logs") from None
+    from ...core.clock import now_ns
+
+    now = now_ns()
+    since, until = _time(o, "since", now), _time(o, "until", now)
     engine = ctx.engine()
     sys.stdout.flush()
     if not o["follow"]:
-        _emit(engine.logs(args[0], tail=tail), o["timestamps"])
+        _emit(engine.logs(args[0], tail=tail, since=since, until=until), o["timestamps"])
         return 0
-    return _follow(engine, args[0], tail, o["timestamps"])
+    return _follow(engine, args[0], tail, o["timestamps"], since, until)
 
 
-def _records(lines: list[bytes]):
-    from ...monitor.logfile import parse_line
-
-    for raw in lines:
-        rec = parse_line(raw.decode("utf-8", "replace") + "\n")
-        if rec is not None:
-            yield rec
-
-
-def _follow(engine, ref: str, tail: int | None, timestamps: bool) -> int:
-    """Print what is there, then what is appended, until the container stops."""
+def _follow(engine, ref: str, tail: int | None, timestamps: bool, since: int | None,
+            until: int | None) -> int:
+    """Print what is there, then what is appended (across rotations), until the
+    container stops (or `until` has passed)."""
     import time
-    from collections import deque
+
+    from ...core.clock import now_ns
+    from ...monitor.logfile import LogCursor, Window, records_of
 
     cid = engine.container(ref).id
-    try:
-        f = open(engine.log_path(cid), "rb")
-    except FileNotFoundError:
-        return 0
-    with f:
-        *lines, pending = f.read().split(b"\n")
-        records = _records(lines)
+    path = engine.log_path(cid)
+    window = Window(since, until)
+    with LogCursor(path) as cursor:
         if tail is not None and tail >= 0:
-            records = deque(records, maxlen=tail) if tail else []
-        _emit(records, timestamps)
-        while True:
-            chunk = f.read()
-            if chunk:
-                *lines, pending = (pending + chunk).split(b"\n")
-                _emit(_records(lines), timestamps)
+            from collections import deque
+
+            last = deque((r for b in cursor.blocks() for r in records_of(b)), maxlen=tail) if tail else []
+            _emit(window.filter(last), timestamps)
+        else:
+            for block in cursor.blocks():
+                _emit(window.filter(records_of(block)), timestamps)
+                if window.done:
+                    return 0
+        while not window.done:
+            got = False
+            for block in cursor.blocks():
+                got = True
+                _emit(window.filter(records_of(block)), timestamps)
+            if got:
                 continue
+            if until is not None and now_ns() > until:
+                return 0
             engine.close()  # see the monitor's writes, not a snapshot
             if not _running(engine, cid):
-                chunk = f.read()
-                if chunk:
-                    *lines, pending = (pending + chunk).split(b"\n")
-                    _emit(_records(lines), timestamps)
+                # the monitor writes the last of the output before it records the exit
+                for block in cursor.blocks():
+                    _emit(window.filter(records_of(block)), timestamps)
                 return 0
             time.sleep(0.05)
+    return 0
 
 
 def _running(engine, cid: str) -> bool:
     from ...errors import ContainerNotFound
 
     try:
-        return engine.container(cid).state in ("running", "starting")
+        return engine.container(cid).state in RUNNING_STATES
     except ContainerNotFound:
         return False

@@ -48,10 +48,22 @@ CREATE_FLAGS = [
     Flag("--blkio-weight", "int", "Block IO (relative weight), between 10 and 1000, or 0 to disable (default 0)", metavar="uint16"),
     Flag("--device-read-bps", "list", "Limit read rate (bytes per second) from a device"),
     Flag("--device-write-bps", "list", "Limit write rate (bytes per second) to a device"),
+    Flag("--health-cmd", "str", "Command to run to check health"),
+    Flag("--health-interval", "str", "Time between running the check (ms|s|m|h) (default 0s)", metavar="duration"),
+    Flag("--health-retries", "int", "Consecutive failures needed to report unhealthy"),
+    Flag("--health-start-interval", "str", "Time between running the check during the start period (ms|s|m|h) (default 0s)", metavar="duration"),
+    Flag("--health-start-period", "str", "Start period for the container to initialize before starting health-retries countdown (ms|s|m|h) (default 0s)", metavar="duration"),
+    Flag("--health-timeout", "str", "Maximum time to allow one check to run (ms|s|m|h) (default 0s)", metavar="duration"),
+    Flag("--no-healthcheck", "bool", "Disable any container-specified HEALTHCHECK"),
+    Flag("--init", "bool", "Run an init inside the container that forwards signals and reaps processes"),
+    Flag("--log-driver", "str", "Logging driver for the container (json-file, none)"),
+    Flag("--log-opt", "list", "Log driver options"),
+    Flag("--restart", "str", "Restart policy to apply when a container exits", default="no"),
 ]
 
 RUN = Command("run", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create and run a new container from an image",
               [Flag("-d, --detach", "bool", "Run container in background and print container ID"),
+               Flag("--detach-keys", "str", "Override the key sequence for detaching a container"),
                Flag("--sig-proxy", "bool", "Proxy received signals to the process", default=True),
                *CREATE_FLAGS],
               interspersed=False, min_args=1, aliases=("container run",))
@@ -59,6 +71,7 @@ CREATE = Command("create", "[OPTIONS] IMAGE [COMMAND] [ARG...]", "Create a new c
                  interspersed=False, min_args=1, aliases=("container create",))
 START = Command("start", "[OPTIONS] CONTAINER [CONTAINER...]", "Start one or more stopped containers",
                 [Flag("-a, --attach", "bool", "Attach STDOUT/STDERR and forward signals"),
+                 Flag("--detach-keys", "str", "Override the key sequence for detaching a container"),
                  Flag("-i, --interactive", "bool", "Attach container's STDIN")],
                 min_args=1, aliases=("container start",))
 
@@ -138,7 +151,54 @@ def _options(o: dict, cmd: str):
         pull=o["pull"], platform=o["platform"], cap_add=o["cap_add"], cap_drop=o["cap_drop"],
         privileged=o["privileged"], security_opt=o["security_opt"], read_only=o["read_only"],
         tmpfs=tmpfs, group_add=o["group_add"], ulimits=o["ulimit"], devices=o["device"],
-        sysctls=sysctls, userns=userns)
+        sysctls=sysctls, userns=userns, healthcheck=_healthcheck(o, cmd), init=o["init"] or None,
+        log_driver=o["log_driver"] or "", log_opts=_log_opts(o["log_opt"], cmd),
+        restart=o["restart"] or "no")
+
+
+def _healthcheck(o: dict, cmd: str) -> dict | None:
+    """Docker's HealthConfig from the --health-* flags (None: the image's applies)."""
+    if not any(o[k] is not None and o[k] is not False for k in (
+            "health_cmd", "health_interval", "health_timeout", "health_start_period",
+            "health_start_interval", "health_retries", "no_healthcheck")):
+        return None  # the common case: nothing more to import on the hot path
+    from ...core.durations import parse_duration
+
+    hc: dict = {}
+    for key, flag in (("Interval", "health-interval"), ("Timeout", "health-timeout"),
+                      ("StartPeriod", "health-start-period"), ("StartInterval", "health-start-interval")):
+        text = o[flag.replace("-", "_")]
+        if text is None:
+            continue
+        try:
+            ns = parse_duration(text)
+        except ValueError as e:
+            raise UsageError(f'invalid argument "{text}" for "--{flag}" flag: {e}', cmd) from None
+        if ns < 0:
+            raise UsageError(f"--{flag} cannot be negative", cmd)
+        if ns:
+            hc[key] = ns
+    if o["health_retries"]:
+        if o["health_retries"] < 0:
+            raise UsageError("--health-retries cannot be negative", cmd)
+        hc["Retries"] = o["health_retries"]
+    if o["health_cmd"]:
+        hc = {"Test": ["CMD-SHELL", o["health_cmd"]], **hc}
+    if o["no_healthcheck"]:
+        if hc:
+            raise UsageError("--no-healthcheck conflicts with --health-* options", cmd)
+        return {"Test": ["NONE"]}
+    return hc or None
+
+
+def _log_opts(values: list[str] | None, cmd: str) -> dict[str, str]:
+    out = {}
+    for item in values or []:
+        k, eq, v = item.partition("=")
+        if not eq or not k:
+            raise UsageError(f'invalid argument "{item}" for "--log-opt" flag: invalid key value pair format: {item}', cmd)
+        out[k] = v
+    return out
 
 
 def _progress():
@@ -154,19 +214,94 @@ def _warnings(engine) -> None:
     engine.warnings.clear()
 
 
-def _proxy_signals(pid: int) -> None:
-    """`run`/`start -a` without -t: signals to us go to the container, as Docker does."""
+# what `--sig-proxy` passes on: every signal a process may catch, but those that are
+# about this process itself (a child, a pipe, the window, stop/continue of the CLI)
+_NOT_PROXIED = ("SIGCHLD", "SIGPIPE", "SIGWINCH", "SIGURG", "SIGKILL", "SIGSTOP", "SIGCONT",
+                "SIGSEGV", "SIGBUS", "SIGFPE", "SIGILL", "SIGTTIN", "SIGTTOU", "SIGTSTP")
+
+
+def proxied_signals() -> list[int]:
     import _signal
 
-    def forward(signum, frame):
-        try:
-            os.kill(pid, signum)
-        except OSError:
-            pass
+    skip = {getattr(_signal, n) for n in _NOT_PROXIED if hasattr(_signal, n)}
+    return [s for s in range(1, _signal.NSIG) if s not in skip and s not in (32, 33)]  # glibc's own RT signals
 
-    for s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT,
-              _signal.SIGUSR1, _signal.SIGUSR2):
-        _signal.signal(s, forward)
+
+class _SignalProxy:
+    """`run`/`start -a` without -t: signals to us go to the container, as Docker does
+    (all it may catch but those about this process itself: attach.proxied_signals).
+    Installed before the start, so a signal sent the moment the container prints its
+    first line is not lost: until the process is known, signals wait (but Ctrl-C,
+    which still stops `run` itself, as during a pull)."""
+
+    def __init__(self) -> None:
+        import _signal
+
+        self.pidfd = -1
+        self.pending: list[int] = []
+        self.saved = {}
+        for s in proxied_signals():
+            try:
+                self.saved[s] = _signal.signal(s, self._caught)
+            except (OSError, ValueError, RuntimeError):
+                pass
+
+    def _caught(self, signum, frame) -> None:
+        import _signal
+
+        if self.pidfd >= 0:
+            try:
+                _signal.pidfd_send_signal(self.pidfd, signum)
+            except OSError:
+                pass
+        elif signum == _signal.SIGINT:
+            raise KeyboardInterrupt
+        else:
+            self.pending.append(signum)
+
+    def forward_to(self, pid: int) -> None:
+        try:
+            self.pidfd = os.pidfd_open(pid)  # never a later process that reuses the pid
+        except OSError:
+            return
+        pending, self.pending = self.pending, []
+        for s in pending:
+            self._caught(s, None)
+
+    def cancel(self) -> None:
+        """Nothing started: our own dispositions back, and what came meanwhile acts on us."""
+        import _signal
+
+        for s, h in self.saved.items():
+            try:
+                _signal.signal(s, h)
+            except (OSError, ValueError, RuntimeError):
+                pass
+        pending, self.pending = self.pending, []
+        for s in pending:
+            os.kill(os.getpid(), s)
+
+
+def _terminal_session(handle, *, stdin: bool, keys: bytes) -> int:
+    """`run -t` / `start -a` of a terminal container: the session over the monitor's
+    socket; its exit code, or 0 when the user detached (the container runs on)."""
+    from .attach import stream
+
+    ended = stream(handle.conn, stdin=stdin, tty=True, keys=keys, sig_proxy=False)
+    if ended.detached or ended.signum:
+        handle.close()
+        return 0 if ended.detached else 128 + ended.signum
+    return handle.wait()
+
+
+def _not_a_tty(tty: bool, stdin: bool) -> bool:
+    """Docker refuses -it when our stdin is not a terminal (plain -t is allowed)."""
+    if tty and stdin and not os.isatty(0):
+        from .attach import NOT_A_TTY
+
+        sys.stderr.write(NOT_A_TTY + "\n")
+        return True
+    return False
 
 
 def run(ctx, argv: list[str]) -> int:
@@ -177,17 +312,36 @@ def run(ctx, argv: list[str]) -> int:
     from ...services.start import run as run_container
 
     opts = _options(o, "run")
+    attached_stdin = o["interactive"] and not o["detach"]
+    keys = b""
+    size = None
+    if opts.tty and not o["detach"]:
+        if _not_a_tty(True, attached_stdin):
+            return 1
+        from ..terminal import size as terminal_size
+        from .attach import detach_keys
+
+        keys = detach_keys(o["detach_keys"])
+        size = terminal_size(1) or terminal_size(0)
     engine = ctx.engine()
     sys.stdout.flush()
-    cid, handle = run_container(engine, args[0], args[1:], opts, detach=o["detach"],
-                                stdin=0 if o["interactive"] and not o["detach"] else None,
-                                progress=_progress())
+    proxy = _SignalProxy() if o["sig_proxy"] and not o["detach"] and not opts.tty else None
+    try:
+        cid, handle = run_container(engine, args[0], args[1:], opts, detach=o["detach"],
+                                    stdin=0 if attached_stdin else None, progress=_progress(),
+                                    console_size=size)
+    except BaseException:
+        if proxy is not None:
+            proxy.cancel()
+        raise
     _warnings(engine)
     if handle is None:
         print(cid)
         return 0
-    if o["sig_proxy"]:
-        _proxy_signals(handle.pid)
+    if handle.conn is not None:
+        return _terminal_session(handle, stdin=attached_stdin, keys=keys)
+    if proxy is not None:
+        proxy.forward_to(handle.pid)
     return handle.wait()
 
 
@@ -211,13 +365,35 @@ def start(ctx, argv: list[str]) -> int:
     if o["attach"] or o["interactive"]:
         if len(args) > 1:
             raise UsageError("you cannot start and attach multiple containers at once", "start")
+        c = engine.container(args[0])
+        tty = bool((c.config.get("Config") or {}).get("Tty"))
+        keys = b""
+        size = None
+        if tty:
+            if _not_a_tty(True, o["interactive"]):
+                return 1
+            from ..terminal import size as terminal_size
+            from .attach import detach_keys
+
+            keys = detach_keys(o["detach_keys"])
+            size = terminal_size(1) or terminal_size(0)
         sys.stdout.flush()
-        handle = engine.start(args[0], attach=True, stdout=1, stderr=2,
-                              stdin=0 if o["interactive"] else None)
+        proxy = None if tty else _SignalProxy()
+        try:
+            handle = engine.start(args[0], attach=True, stdout=1, stderr=2,
+                                  stdin=0 if o["interactive"] else None, console_size=size)
+        except BaseException:
+            if proxy is not None:
+                proxy.cancel()
+            raise
         _warnings(engine)
         if handle is None:
+            if proxy is not None:
+                proxy.cancel()
             return 0
-        _proxy_signals(handle.pid)
+        if handle.conn is not None:
+            return _terminal_session(handle, stdin=bool(o["interactive"]), keys=keys)
+        proxy.forward_to(handle.pid)
         return handle.wait()
     from ...errors import DockyardError
 

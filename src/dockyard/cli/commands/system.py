@@ -127,12 +127,15 @@ def system_prune(ctx, argv: list[str]) -> int:
         return 0
     what = "all images without at least one container associated to them" if o["all"] else "all dangling images"
     if not o["force"] and not _confirm(
-            f"WARNING! This will remove:\n  - all stopped containers\n  - {what}\n"):
+            f"WARNING! This will remove:\n  - all stopped containers\n  - {what}\n  - unused build cache\n"):
         return 0
     engine = ctx.engine()
     containers, freed_c = engine.prune_containers()
     images, freed_i = engine.prune_images(all=o["all"])
-    _print_results(containers, images, freed_c + freed_i)
+    cache_keys, freed_b = engine.prune_build_cache()  # build/cache.py: entries, then a sweep
+    if cache_keys:
+        sys.stdout.write("Deleted build cache objects:\n" + "".join(k[:25] + "\n" for k in cache_keys) + "\n")
+    _print_results(containers, images, freed_c + freed_i + freed_b)
     return 0
 
 

@@ -19,7 +19,7 @@ import marshal
 import os
 
 from ..._sys import libc
-from ...errors import StartError
+from ...errors import KernelError, StartError
 
 DEFAULT_NAMESPACES = ("pid", "network", "ipc", "uts", "mount", "cgroup")
 
@@ -105,6 +105,24 @@ class Pending:
         return self.pid
 
 
+def _unshare_pid() -> None:
+    """A new PID namespace for our next child. A second container from the same
+    monitor (a restart policy) finds the namespace of the first still set for its
+    children, and the kernel refuses to unshare again until we are back in our own
+    (setns to our active namespace resets it)."""
+    try:
+        libc.unshare(libc.CLONE_NEWPID)
+    except KernelError as e:
+        if e.errno != 22:  # EINVAL
+            raise
+        fd = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            libc.setns(fd, libc.CLONE_NEWPID)
+        finally:
+            os.close(fd)
+        libc.unshare(libc.CLONE_NEWPID)
+
+
 def _seccomp_program(spec: dict, cache: str) -> bytes | None:
     profile = (spec.get("linux") or {}).get("seccomp")
     if not profile:
@@ -122,11 +140,14 @@ class NativeRuntime:
 
     def prepare(self, cid: str, bundle: str, stdio: tuple[int, int, int], cgroup_procs: list[str],
                 cgroup_mounts: list[tuple[str, str, str]],
-                namespaces: tuple[str, ...] = DEFAULT_NAMESPACES, join_user: str | None = None) -> Pending:
+                namespaces: tuple[str, ...] = DEFAULT_NAMESPACES, join_user: str | None = None,
+                console_fd: int | None = None) -> Pending:
         """Fork the container's first process. `namespaces` are those it creates;
-        `join_user` is a user namespace it joins first (the standalone runtime's)."""
+        `join_user` is a user namespace it joins first (the standalone runtime's);
+        `console_fd` a socket for the master of its pty when the spec asks for a
+        terminal (runtime.native.console)."""
         if "pid" in namespaces and "user" not in namespaces:
-            libc.unshare(libc.CLONE_NEWPID)  # with a user namespace, PID 1 makes its own
+            _unshare_pid()  # with a user namespace, PID 1 makes its own
         spec_r, spec_w = os.pipe2(os.O_CLOEXEC)
         err_r, err_w = os.pipe2(os.O_CLOEXEC)
         pid = os.fork()
@@ -135,7 +156,7 @@ class NativeRuntime:
             os.close(err_r)
             from . import init
 
-            init.run(spec_r, stdio, err_w, cgroup_procs, cgroup_mounts, namespaces, join_user)
+            init.run(spec_r, stdio, err_w, cgroup_procs, cgroup_mounts, namespaces, join_user, console_fd)
             os._exit(125)  # not reached
         os.close(spec_r)
         os.close(err_w)

@@ -39,11 +39,18 @@ _JOIN_FLAGS = {**_NS_FLAGS, "pid": libc.CLONE_NEWPID, "user": libc.CLONE_NEWUSER
 
 def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: list[str],
         cgroup_mounts: list[tuple[str, str, str]], namespaces: tuple[str, ...],
-        join_user: str | None = None) -> None:
-    """Never returns: exec's the container's command or exits with a Docker code."""
+        join_user: str | None = None, console_fd: int | None = None) -> None:
+    """Never returns: exec's the container's command or exits with a Docker code.
+    `console_fd`: a socket on which to send the master of the container's pty when
+    the spec asks for a terminal (the engine's `run -t`)."""
     try:
-        _setup_fds(stdio, errfd, spec_fd)
+        _setup_fds(stdio, errfd, spec_fd, console_fd)
         errfd, spec_fd = 3, 4
+        if console_fd is not None:
+            from . import console  # noqa: F401 - imported while Python's files are in reach
+            import _socket
+
+            _engine_console.append(_socket.socket(fileno=5))
         _join_cgroup(cgroup_procs)
         if join_user:
             _join({"type": "user", "path": join_user})
@@ -88,6 +95,8 @@ def run(spec_fd: int, stdio: tuple[int, int, int], errfd: int, cgroup_procs: lis
 # the id, the exec FIFO that `start` opens, and whether to stop for the prestart and
 # createRuntime hooks. Empty when the engine's monitor started us.
 _standalone: dict = {}
+# The engine monitor's console socket (fd 5), when it gave one.
+_engine_console: list = []
 
 
 def _debug_trace() -> str:
@@ -115,14 +124,19 @@ def _fail(errfd: int, code: int, message: str) -> None:
         os._exit(code)
 
 
-def _setup_fds(stdio: tuple[int, int, int], errfd: int, spec_fd: int) -> None:
+def _setup_fds(stdio: tuple[int, int, int], errfd: int, spec_fd: int, console_fd: int | None = None) -> None:
     # move everything we keep above the range we are about to fill, then place it
-    high = [os.dup(fd) for fd in (*stdio, errfd, spec_fd)]
+    keep = (*stdio, errfd, spec_fd) if console_fd is None else (*stdio, errfd, spec_fd, console_fd)
+    high = [os.dup(fd) for fd in keep]
     for target, fd in enumerate(high[:3]):
         os.dup2(fd, target)
     os.dup2(high[3], 3, inheritable=False)
     os.dup2(high[4], 4, inheritable=False)
-    os.closerange(5, 1 << 20)
+    if console_fd is not None:
+        os.dup2(high[5], 5, inheritable=False)
+        os.closerange(6, 1 << 20)
+    else:
+        os.closerange(5, 1 << 20)
 
 
 def _join_cgroup(procs_files: list[str]) -> None:
@@ -387,7 +401,16 @@ def _exec(spec: dict, seccomp_program: bytes | None) -> None:
     if _standalone.get("console"):
         from . import console
 
-        console.attach(_standalone.pop("console"), int(user.get("uid", 0)), int(user.get("gid", 0)))
+        console.attach(_standalone.pop("console"), int(user.get("uid", 0)), int(user.get("gid", 0)),
+                       process.get("consoleSize"))
+    elif _engine_console:
+        sock = _engine_console.pop()
+        if process.get("terminal"):
+            from . import console
+
+            console.attach(sock, int(user.get("uid", 0)), int(user.get("gid", 0)), process.get("consoleSize"))
+        else:
+            sock.close()
     if process.get("apparmorProfile") and _standalone.get("apparmor"):
         _apparmor_on_exec(process["apparmorProfile"])
     if user.get("umask") is not None:
