@@ -233,3 +233,28 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
     if r < 0:
         raise _fail("prctl", str(option))
     return r
+
+
+# openat2(2): path resolution the kernel keeps inside a directory (`docker cp`)
+_SYS_OPENAT2 = 437
+RESOLVE_NO_XDEV = 0x01
+RESOLVE_NO_MAGICLINKS = 0x02
+RESOLVE_NO_SYMLINKS = 0x04
+RESOLVE_BENEATH = 0x08
+RESOLVE_IN_ROOT = 0x10
+
+
+def openat2(dir_fd: int, path: str | bytes, flags: int, resolve: int, mode: int = 0) -> int:
+    """openat2 with `struct open_how`; raises OSError (ENOSYS before Linux 5.6, so
+    callers can fall back), never KernelError: callers turn ENOENT into their own
+    "not found" messages."""
+    _libc.syscall.restype = ctypes.c_long
+    how = ctypes.create_string_buffer(24)  # struct open_how {u64 flags, mode, resolve}
+    ctypes.memmove(how, (flags & 0xFFFFFFFFFFFFFFFF).to_bytes(8, "little"), 8)
+    ctypes.memmove(ctypes.addressof(how) + 8, mode.to_bytes(8, "little"), 8)
+    ctypes.memmove(ctypes.addressof(how) + 16, resolve.to_bytes(8, "little"), 8)
+    fd = _libc.syscall(ctypes.c_long(_SYS_OPENAT2), ctypes.c_int(dir_fd), _b(path), how, ctypes.c_size_t(24))
+    if fd < 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), path if isinstance(path, str) else path.decode(errors="replace"))
+    return fd
