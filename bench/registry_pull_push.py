@@ -9,6 +9,11 @@ directory. Dockyard's pull also decompresses, hashes (DiffIDs) and unpacks the
 layers, ready to run; skopeo's copy only stores the blobs. Dockyard's first push gzips the image's
 uncompressed layers once (kept in its store); it is reported on its own line.
 
+Besides wall time, each row gives the median CPU time of the command and its
+processes (user + system, what the 2-core budget is spent on) and, for pulls, the
+registry's own CPU while serving it: on a loaded machine the CPU figures are the
+steadier comparison.
+
 Run as root: `python3 bench/registry_pull_push.py [--runs 5] [--layer-mb 20]`.
 """
 
@@ -64,6 +69,16 @@ def make_archive(path: str, layers: int, layer_mb: int) -> None:
                                           "Layers": [f"{i}/layer.tar" for i in range(layers)]}]).encode())
 
 
+def timed(argv: list[str], env: dict[str, str] | None = None, timeout: float = 600) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the command and every process it waited for)."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wall = common.time_once(argv, env, timeout=timeout)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 class Registry:
     def __init__(self, base: str) -> None:
         with socket.socket() as s:
@@ -84,6 +99,12 @@ class Registry:
             except OSError:
                 time.sleep(0.05)
         raise common.BenchError("docker-registry did not start")
+
+    def cpu(self) -> float:
+        """CPU seconds the registry has used so far."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -117,6 +138,8 @@ def main() -> int:
               f"{' '.join(open('/proc/loadavg').read().split()[:3])}; skopeo: {skopeo or 'not installed'}")
         common.run_checked([args.dockyard, "load", "-i", archive], env)
         push_times = {"dockyard": [], "skopeo": []}
+        cpu = {("push", "dockyard"): [], ("push", "skopeo"): [], ("pull", "dockyard"): [], ("pull", "skopeo"): []}
+        served = {"dockyard": [], "skopeo": []}  # the registry's CPU per pull
         first_push = None
         for i in range(args.runs):
             for engine in ("dockyard", "skopeo") if i % 2 == 0 else ("skopeo", "dockyard"):
@@ -127,16 +150,18 @@ def main() -> int:
                     ref = f"{reg.host}/bench/big:1"
                     if engine == "dockyard":
                         common.run_checked([args.dockyard, "tag", "bench/big:1", ref], env)
-                        t = common.time_once([args.dockyard, "push", "-q", ref], env, timeout=600)
+                        t, c = timed([args.dockyard, "push", "-q", ref], env)
                         if first_push is None:
                             first_push = t
                         else:
                             push_times[engine].append(t)
+                            cpu["push", engine].append(c)
                         common.run_checked([args.dockyard, "rmi", ref], env)
                     else:
-                        push_times[engine].append(common.time_once(
-                            [skopeo, "copy", "-q", "--dest-tls-verify=false", f"docker-archive:{archive}",
-                             f"docker://{ref}"], timeout=600))
+                        t, c = timed([skopeo, "copy", "-q", "--dest-tls-verify=false", f"docker-archive:{archive}",
+                                      f"docker://{ref}"])
+                        push_times[engine].append(t)
+                        cpu["push", engine].append(c)
                 finally:
                     reg.stop()
         reg = Registry(os.path.join(work, "reg-pull"))
@@ -154,12 +179,15 @@ def main() -> int:
                         penv = dict(env, DOCKYARD_ROOT=os.path.join(work, "pull-store", "root"),
                                     DOCKYARD_RUNROOT=os.path.join(work, "pull-store", "run"))
                         subprocess.run([args.dockyard, "rmi", "-f", ref], env=penv, capture_output=True)
-                        pull_times[engine].append(common.time_once([args.dockyard, "pull", "-q", ref], penv,
-                                                                   timeout=600))
+                        argv, e = [args.dockyard, "pull", "-q", ref], penv
                     else:
-                        pull_times[engine].append(common.time_once(
-                            [skopeo, "copy", "-q", "--src-tls-verify=false", f"docker://{ref}",
-                             f"oci:{fresh}:big"], timeout=600))
+                        argv, e = [skopeo, "copy", "-q", "--src-tls-verify=false", f"docker://{ref}",
+                                   f"oci:{fresh}:big"], None
+                    before = reg.cpu()
+                    t, c = timed(argv, e)
+                    served[engine].append(reg.cpu() - before)
+                    pull_times[engine].append(t)
+                    cpu["pull", engine].append(c)
                     shutil.rmtree(fresh, ignore_errors=True)
         finally:
             reg.stop()
@@ -167,17 +195,19 @@ def main() -> int:
         for what, times in (("push", push_times), ("pull", pull_times)):
             for engine, ts in times.items():
                 if ts:
+                    reg_cpu = f"{statistics.median(served[engine]) * 1000:.0f}" if what == "pull" else "-"
                     rows.append([f"{what} {engine}", len(ts), f"{statistics.median(ts) * 1000:.0f}",
-                                 f"{min(ts) * 1000:.0f}", f"{size_mb / statistics.median(ts):.0f}"])
+                                 f"{min(ts) * 1000:.0f}", f"{size_mb / statistics.median(ts):.0f}",
+                                 f"{statistics.median(cpu[what, engine]) * 1000:.0f}", reg_cpu])
         if first_push is not None:
             rows.append(["push dockyard (first: gzips the layers once)", 1, f"{first_push * 1000:.0f}",
-                         f"{first_push * 1000:.0f}", f"{size_mb / first_push:.0f}"])
-        common.print_table(["operation", "runs", "median ms", "min ms", "MB/s"], rows,
+                         f"{first_push * 1000:.0f}", f"{size_mb / first_push:.0f}", "-", "-"])
+        common.print_table(["operation", "runs", "median ms", "min ms", "MB/s", "cpu ms", "registry cpu ms"], rows,
                            title=f"== pull and push of a {size_mb:.0f} MB, {args.layers}-layer image (local registry)")
         if pull_times["skopeo"] and pull_times["dockyard"]:
             print(f"ratio of medians: dockyard pull / skopeo pull = "
                   f"{statistics.median(pull_times['dockyard']) / statistics.median(pull_times['skopeo']):.2f}"
-                  f"   (target <= 1.00)")
+                  f"   (target <= 1.00); loadavg now {' '.join(open('/proc/loadavg').read().split()[:3])}")
         return 0
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -14,9 +14,12 @@
         ├── rootfs/                  mount point of the container's root
         ├── diff/ work/              its writable layer (overlay upper and work dirs)
         ├── hostname hosts resolv.conf   bind-mounted over the image's /etc files
-        └── <id>-json.log            its output, in Docker's json-file format
+        └── <id>-json.log[.1 ...]    its output, in Docker's json-file format, rotated
 
-    <runroot>  (default /run/dockyard; --runroot or DOCKYARD_RUNROOT)
+    <runroot>  (default /run/dockyard; --runroot or DOCKYARD_RUNROOT; a tmpfs)
+    ├── booted                       made by the first command of a boot (services/revive.py)
+    ├── containers/<id>/attach       the monitor's attach socket (monitor/attach.py)
+    ├── seccomp/                     compiled seccomp programs, by profile digest
     └── runc/, crun/                 state roots handed to external OCI runtimes
 
 Everything under <root> for one container lives in one directory, so removing a

@@ -8,6 +8,9 @@ jobs fall back to threads. A job is a callable `job(report) -> result`; `report(
 reaches `on_report(index, *msg)` in the caller, and results and messages must be
 marshal-able (a forked job answers over a pipe). A job's DockyardError is raised
 again, same class and message, in the caller; the first error stops new jobs.
+`meanwhile`, if given, runs in the caller once the first jobs are under way (work
+that would otherwise wait for them, or delay them); if it raises, the jobs are
+still waited for, then its error is raised.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ def _threads_running() -> bool:
     return t is not None and t.active_count() > 1
 
 
-def run(jobs: list, parallel: int, on_report=None) -> list:
+def run(jobs: list, parallel: int, on_report=None, meanwhile=None) -> list:
     if not jobs:
+        if meanwhile is not None:
+            meanwhile()
         return []
     if _threads_running() or not hasattr(os, "fork"):
-        return _run_threads(jobs, parallel, on_report)
-    return _run_forked(jobs, parallel, on_report)
+        return _run_threads(jobs, parallel, on_report, meanwhile)
+    return _run_forked(jobs, parallel, on_report, meanwhile)
 
 
 def _error_from(kind: str, message: str) -> BaseException:
@@ -47,12 +52,13 @@ def _send(fd: int, msg) -> None:
         view = view[os.write(fd, view):]
 
 
-def _run_forked(jobs: list, parallel: int, on_report) -> list:
+def _run_forked(jobs: list, parallel: int, on_report, meanwhile) -> list:
     import select
 
     results: list = [None] * len(jobs)
     running: dict[int, list] = {}  # read fd -> [pid, index, buffer]
     first_error: BaseException | None = None
+    own_error: BaseException | None = None
     nxt = 0
     while nxt < len(jobs) or running:
         while nxt < len(jobs) and len(running) < parallel and first_error is None:
@@ -71,6 +77,13 @@ def _run_forked(jobs: list, parallel: int, on_report) -> list:
             os.close(w)
             running[r] = [pid, nxt, b""]
             nxt += 1
+        if meanwhile is not None:
+            task, meanwhile = meanwhile, None
+            try:
+                task()
+            except BaseException as e:
+                own_error = e
+                first_error = first_error or e  # no new jobs
         if not running:
             break
         ready, _, _ = select.select(list(running), [], [])
@@ -98,12 +111,14 @@ def _run_forked(jobs: list, parallel: int, on_report) -> list:
                 if status != 0 and first_error is None and results[entry[1]] is None:
                     first_error = errors.DockyardError(f"a worker process ended with status {status}")
                 del running[fd]
+    if own_error is not None:
+        raise own_error
     if first_error is not None:
         raise first_error
     return results
 
 
-def _run_threads(jobs: list, parallel: int, on_report) -> list:
+def _run_threads(jobs: list, parallel: int, on_report, meanwhile) -> list:
     import threading
 
     results: list = [None] * len(jobs)
@@ -124,8 +139,17 @@ def _run_threads(jobs: list, parallel: int, on_report) -> list:
     threads = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(len(jobs))]
     for t in threads:
         t.start()
+    own_error = None
+    if meanwhile is not None:
+        try:
+            meanwhile()
+        except BaseException as e:
+            own_error = e
+            errs.append(e)  # no new jobs
     for t in threads:
         t.join()
+    if own_error is not None:
+        raise own_error
     if errs:
         raise errs[0]
     return results

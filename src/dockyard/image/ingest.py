@@ -8,10 +8,10 @@ is removed again, so a failed command leaves the store as it was.
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..core.clock import now_ns
+from ..core.jsonenc import loads
 from ..errors import InvalidImage
 from ..oci import mediatypes
 from ..store.blobs import BlobStore
@@ -138,7 +138,7 @@ class Ingest:
         tag that moved, (tag, the image it pointed at before).
         """
         try:
-            config = json.loads(config_bytes)
+            config = loads(config_bytes)
         except ValueError as e:
             raise InvalidImage(f"image config is not valid JSON: {e}") from None
         if not isinstance(config, dict):
@@ -154,6 +154,8 @@ class Ingest:
                 "config": {"mediaType": mediatypes.OCI_CONFIG, "digest": image_id, "size": len(config_bytes)},
                 "layers": [{"mediaType": mt, "digest": d, "size": s} for d, s, mt in layer_blobs],
             }
+            import json
+
             manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()
         manifest_digest = self.blob(manifest_bytes)
         now = now_ns()
@@ -198,6 +200,14 @@ class _Tee:
         if b:
             self.w.write(b)
         return b
+
+    def readinto(self, b) -> int:
+        from .layers import readinto
+
+        n = readinto(self.f, b)
+        if n:
+            self.w.write(memoryview(b)[:n])
+        return n
 
 
 class gc_lock:

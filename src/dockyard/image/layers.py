@@ -24,6 +24,16 @@ from ..oci.digest import validate
 SHORT = 24
 
 
+def readinto(f, b) -> int:
+    """f.readinto(b), for streams that only have read() too."""
+    ri = getattr(f, "readinto", None)
+    if ri is not None:
+        return ri(b)
+    data = f.read(len(b))
+    b[: len(data)] = data
+    return len(data)
+
+
 class HashingReader:
     """A file-like reader that hashes and counts what passes through it."""
 
@@ -39,6 +49,13 @@ class HashingReader:
             self.size += len(b)
         return b
 
+    def readinto(self, b) -> int:
+        n = readinto(self.f, b)
+        if n:
+            self.hash.update(memoryview(b)[:n])
+            self.size += n
+        return n
+
     def digest(self) -> str:
         return "sha256:" + self.hash.hexdigest()
 
@@ -53,6 +70,9 @@ class _CommandReader:
 
     def read(self, n: int = -1) -> bytes:
         return self.proc.stdout.read(n)
+
+    def readinto(self, b) -> int:
+        return self.proc.stdout.readinto(b)
 
     def close(self) -> None:
         self.proc.stdout.close()
@@ -79,57 +99,131 @@ class _Peeked:
             return out
         return self.f.read(n)
 
+    def readinto(self, b) -> int:
+        if not self.head:
+            return readinto(self.f, b)
+        view = memoryview(b)
+        k = min(len(self.head), len(view))
+        view[:k] = self.head[:k]
+        self.head = self.head[k:]
+        return k + (readinto(self.f, view[k:]) if not self.head and len(view) > k else 0)
 
-class _Gunzip:
-    """gzip decompression in large steps (GzipFile reads 128 KiB at a time and
-    decompresses in Python-sized pieces; with several layers unpacking in parallel
-    threads, every extra step is a trip through the GIL). Multi-member streams, as
-    gzip allows, are followed; at most `MAX_STEP` bytes are inflated per step."""
 
-    MAX_STEP = 4 << 20
+def _inflate_module():
+    """ISA-L's inflate (the `isal` package: about three times zlib's speed, same
+    API and checks) when it is installed, else zlib."""
+    try:
+        from isal import isal_zlib
 
-    def __init__(self, f) -> None:
+        return isal_zlib
+    except ImportError:
         import zlib
 
-        self.zlib = zlib
+        return zlib
+
+
+class _Gunzip:
+    """gzip decompression in large steps with a zlib-like module, each step handed
+    out whole: a read returns up to n bytes of one inflated piece (fewer before the
+    end, as a pipe does). Multi-member streams and zero padding after the last
+    member are followed, as gzip(1) does; at most `MAX_STEP` bytes are inflated per
+    step, so a decompression bomb never sits in memory."""
+
+    IN_STEP = 1 << 20
+    MAX_STEP = 1 << 20
+
+    def __init__(self, f) -> None:
+        self.z = _inflate_module()
         self.f = f
-        self.d = zlib.decompressobj(31)
-        self.buf = bytearray()
-        self.pending = b""
+        self.d = self.z.decompressobj(31)
+        self.out = b""
+        self.off = 0
         self.done = False
 
-    def _fill(self, want: int) -> None:
-        while len(self.buf) < want and not self.done:
-            if self.pending:
-                chunk, self.pending = self.pending, b""
-            else:
-                chunk = self.d.unconsumed_tail or self.f.read(1 << 20)
-                if not chunk:
-                    if not self.d.eof:
-                        raise EOFError("compressed data ended before the end of the gzip stream")
-                    self.done = True
-                    break
-            self.buf += self.d.decompress(chunk, self.MAX_STEP)
+    def _step(self) -> bool:
+        """Inflate the next piece into `out`; False at the end of the stream."""
+        while not self.done:
             if self.d.eof:
-                rest = self.d.unused_data
-                if not rest:
-                    rest = self.f.read(1 << 20)
-                if rest:
-                    self.d = self.zlib.decompressobj(31)  # another gzip member follows
-                    self.pending = rest
-                elif not self.d.unconsumed_tail:
-                    self.done = True
+                rest = (self.d.unused_data or self.f.read(self.IN_STEP)).lstrip(b"\0")
+                while not rest:
+                    rest = self.f.read(self.IN_STEP)
+                    if not rest:
+                        self.done = True
+                        return False
+                    rest = rest.lstrip(b"\0")
+                self.d = self.z.decompressobj(31)  # another gzip member follows
+                data = rest
+            else:
+                data = self.d.unconsumed_tail or self.f.read(self.IN_STEP)
+                if not data:
+                    raise EOFError("compressed data ended before the end of the gzip stream")
+            out = self.d.decompress(data, self.MAX_STEP)
+            if out:
+                self.out, self.off = out, 0
+                return True
+        return False
+
+    def read(self, n: int = -1) -> bytes:
+        if self.off >= len(self.out) and not self._step():
+            return b""
+        out, off = self.out, self.off
+        if n < 0:
+            parts = [out[off:]]
+            while self._step():
+                parts.append(self.out)
+            self.off = len(self.out)
+            return b"".join(parts)
+        end = min(len(out), off + n)
+        self.off = end
+        return out if off == 0 and end == len(out) else out[off:end]
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+class _IsalGunzip:
+    """gzip through ISA-L's C reader (`isal_zlib._GzipReader`): it fills its input
+    buffer with the source's readinto and inflates straight into the caller's
+    buffer, so no layer byte becomes a Python object of its own (about 6 ms and
+    2,500 page faults less per 20 MB layer than decompressobj). Multi-member
+    streams and zero padding are followed, as gzip(1) does; CRC and length are
+    checked."""
+
+    def __init__(self, f, reader) -> None:
+        self.r = reader(f, _Gunzip.IN_STEP)
+
+    def readinto(self, b) -> int:
+        return self.r.readinto(b)
 
     def read(self, n: int = -1) -> bytes:
         if n < 0:
-            while not self.done:
-                self._fill(len(self.buf) + self.MAX_STEP)
-            n = len(self.buf)
-        else:
-            self._fill(n)
-        out = bytes(self.buf[:n])
-        del self.buf[:n]
-        return out
+            parts = []
+            while b := self.read(_Gunzip.MAX_STEP):
+                parts.append(b)
+            return b"".join(parts)
+        buf = bytearray(min(n, _Gunzip.MAX_STEP))
+        k = self.r.readinto(buf)
+        return bytes(memoryview(buf)[:k])
+
+
+def preload() -> None:
+    """Import what unpacking needs (tarfile, the inflate module) before forking
+    workers: once here, rather than once in every worker."""
+    from . import tarsafe  # noqa: F401
+
+    _inflate_module()
+
+
+def corrupt_stream_errors() -> tuple:
+    """What the decompressors raise for damaged input."""
+    import gzip
+    import zlib
+
+    errs: tuple = (EOFError, zlib.error, gzip.BadGzipFile)
+    z = _inflate_module()
+    return errs if z is zlib else errs + (z.error,)
 
 
 def is_zstd(head: bytes) -> bool:
@@ -141,7 +235,8 @@ def open_uncompressed(f):
     (by magic bytes)."""
     f = _Peeked(f)
     if f.head[:2] == b"\x1f\x8b":
-        return _Gunzip(f)
+        reader = getattr(_inflate_module(), "_GzipReader", None)
+        return _IsalGunzip(f, reader) if reader is not None else _Gunzip(f)
     if f.head == b"\x28\xb5\x2f\xfd":
         import shutil
 
@@ -156,21 +251,19 @@ def open_uncompressed(f):
 
 
 def _drain(reader) -> None:
-    while reader.read(1 << 20):
+    buf = bytearray(1 << 20)
+    while readinto(reader, buf):
         pass
 
 
 def _verified(blob, diff_id: str, consume):
     """Feed the uncompressed layer to `consume`, check it hashes to `diff_id`, and
     return what `consume` returned."""
-    import gzip
-    import zlib
-
     raw = open_uncompressed(blob)
     reader = HashingReader(raw)
     try:
         result = consume(reader)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:  # gzip: from the zstd path's reader
+    except corrupt_stream_errors() as e:
         raise InvalidImage(f"layer is corrupt or truncated: {e}") from None
     finally:
         if hasattr(raw, "close") and not isinstance(raw, _Peeked):

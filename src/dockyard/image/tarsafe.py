@@ -58,7 +58,8 @@ class _Tree:
 
     def __init__(self, root: str) -> None:
         self.root = root
-        self.fd = os.open(root, _DIR_FLAGS)
+        # a directory fd is taken as is (dup'd): `cp` resolves its target itself
+        self.fd = os.dup(root) if isinstance(root, int) else os.open(root, _DIR_FLAGS)
         self._cache_key: tuple[str, ...] | None = None
         self._cache_fd = -1
         self.dir_times: list[tuple[tuple[str, ...], float]] = []
@@ -152,11 +153,12 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
     tree = _Tree(dest)
     total = 0
     next_check = _SPACE_CHECK
-    stream = _TailKeeper(fileobj)
+    stream = _Input(fileobj)
     try:
         try:
-            # 1 MiB reads: with the default 10 KiB record tarfile loops in Python per record
-            tf = tarfile.open(fileobj=stream, mode="r|", errorlevel=2, bufsize=1 << 20)
+            # tarfile parses the headers from a stream that seeks only forward (what
+            # its "r|" mode does); regular files' data is copied by _Input itself
+            tf = tarfile.TarFile(fileobj=stream, mode="r", errorlevel=2)
         except tarfile.ReadError as e:
             raise InvalidImage(f"layer is not a valid tar archive: {e}") from None
         try:
@@ -172,8 +174,6 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
             tf.close()
         # tarfile ends quietly at a header it cannot read; only zeros (the end-of-
         # archive blocks and padding), or nothing, may follow the last member
-        while stream.read(_CHUNK):
-            pass
         if not stream.only_zeros_from(end):
             raise InvalidImage("layer archive is corrupt or truncated after its last complete member")
         for parts, mtime in reversed(tree.dir_times):
@@ -197,34 +197,103 @@ def _check_space(dest: str, written: int) -> None:
                            "would be left on the store's file system (a decompression bomb?)")
 
 
-class _TailKeeper:
-    """Passes reads through, remembering the total and the last bytes read, so the
-    end of the archive can be checked after tarfile has stopped."""
+class _Input:
+    """The layer stream, read in large pieces (into one reused buffer when the
+    source has readinto) and handed out two ways: small reads and forward seeks for
+    tarfile's headers, and `copy_to`, which writes a member's data to its file
+    straight from the piece (no copy in Python). It keeps the last bytes tarfile
+    read, so the end of the archive can be checked after tarfile has stopped."""
 
     KEEP = 1 << 16
+    # what may follow the last member: end-of-archive blocks and record padding
+    MAX_TRAILER = 2 * KEEP
 
     def __init__(self, f) -> None:
         self.f = f
-        self.total = 0
-        self.tail = bytearray()
+        self._readinto = getattr(f, "readinto", None)
+        self.buf = memoryview(bytearray(_CHUNK)) if self._readinto is not None else None
+        self.piece: bytes | memoryview = b""  # the source's latest read
+        self.off = 0      # how much of it is consumed
+        self.pos = 0      # stream offset of piece[off]
+        self.tail = bytearray()  # the last bytes read() or seek() consumed; they end at `pos`
+
+    def _take(self, n: int) -> bytes | memoryview:
+        """Up to n bytes (n > 0) of the current piece, fetching the next one when it
+        is used up; empty at the end of the stream. What it returns is valid until
+        the next call (it may be a view of the reused buffer)."""
+        if self.off >= len(self.piece):
+            if self.buf is not None:
+                self.piece = self.buf[: self._readinto(self.buf) or 0]
+            else:
+                self.piece = self.f.read(_CHUNK)
+            self.off = 0
+            if not self.piece:
+                return b""
+        piece, off = self.piece, self.off
+        end = min(len(piece), off + n)
+        self.off = end
+        self.pos += end - off
+        return piece if off == 0 and end == len(piece) else piece[off:end]
+
+    def _remember(self, b: bytes) -> None:
+        if len(b) >= self.KEEP:
+            self.tail = bytearray(b[-self.KEEP:])
+        else:
+            self.tail += b
+            if len(self.tail) > 2 * self.KEEP:
+                del self.tail[: len(self.tail) - self.KEEP]
 
     def read(self, n: int = -1) -> bytes:
-        b = self.f.read(n)
-        if b:
-            self.total += len(b)
-            if len(b) >= self.KEEP:
-                self.tail = bytearray(b[-self.KEEP:])
-            else:
-                self.tail += b
-                if len(self.tail) > 2 * self.KEEP:
-                    del self.tail[: len(self.tail) - self.KEEP]
-        return b
+        parts = []
+        want = n if n >= 0 else 1 << 62
+        while want > 0:
+            b = self._take(want)
+            if not b:
+                break
+            parts.append(bytes(b))
+            want -= len(b)
+        out = parts[0] if len(parts) == 1 else b"".join(parts)
+        self._remember(out)
+        return out
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence != 0 or offset < self.pos:
+            raise tarfile.StreamError("seeking backwards is not allowed")
+        while self.pos < offset:
+            b = self._take(offset - self.pos)
+            if not b:
+                break  # as in "r|" mode: the read that follows finds the end
+            self._remember(b)
+        return self.pos
+
+    def copy_to(self, fd: int, n: int) -> int:
+        """Write the next n bytes of the stream to `fd`; returns how many there were."""
+        done = 0
+        while done < n:
+            b = self._take(n - done)
+            if not b:
+                break
+            view = memoryview(b)
+            while view:
+                view = view[os.write(fd, view):]
+            done += len(b)
+        self.tail.clear()  # a member's data: tarfile's end of archive lies after it
+        return done
 
     def only_zeros_from(self, offset: int) -> bool:
-        start = self.total - len(self.tail)
-        if offset < start:
-            return False  # more than KEEP bytes of something after the last member
-        return not any(self.tail[offset - start:])
+        """Read the stream to its end; True if every byte from `offset` on is zero
+        and there are at most MAX_TRAILER of them."""
+        start = self.pos - len(self.tail)
+        ok = start <= offset <= self.pos and self.tail.count(0, offset - start) == len(self.tail) - (offset - start)
+        trailing = self.pos - offset
+        while b := self._take(_CHUNK):
+            trailing += len(b)
+            if ok and (trailing > self.MAX_TRAILER or bytes(b).count(0) != len(b)):
+                ok = False
+        return ok
 
 
 def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteouts: str) -> int:
@@ -244,7 +313,7 @@ def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteout
             os.mknod(hidden, stat.S_IFCHR | 0o000, os.makedev(0, 0), dir_fd=pfd)
         return 0
 
-    if name.startswith(WHITEOUT_PREFIX) and name != OPAQUE_MARKER:
+    if name.startswith(WHITEOUT_PREFIX) and name != OPAQUE_MARKER and whiteouts == "aufs":
         # aufs format: the marker is kept, but, as in overlay's conversion, it also
         # replaces an entry of that name written earlier in this same layer
         hidden = name[len(WHITEOUT_PREFIX):]
@@ -273,18 +342,29 @@ def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteout
                      0o600, dir_fd=pfd)
         written = 0
         try:
-            src = tf.extractfile(m)
-            if src is not None:
-                while True:
-                    chunk = src.read(_CHUNK)
-                    if not chunk:
-                        break
-                    view = memoryview(chunk)
-                    while view:
-                        view = view[os.write(fd, view):]
-                    written += len(chunk)
-                    if written % _SPACE_CHECK < len(chunk):  # crossed another 32 MiB
+            stream = tf.fileobj
+            if m.sparse is None and isinstance(stream, _Input) and stream.tell() == m.offset_data:
+                while written < m.size:
+                    step = min(m.size - written, _SPACE_CHECK)
+                    got = stream.copy_to(fd, step)
+                    written += got
+                    if got < step:
+                        raise InvalidImage(f"layer archive is corrupt or truncated: {m.name!r} ends early")
+                    if written % _SPACE_CHECK == 0:  # another 32 MiB
                         _check_space(tree.root, written)
+            else:  # a sparse file: tarfile fills its holes
+                src = tf.extractfile(m)
+                if src is not None:
+                    while True:
+                        chunk = src.read(_CHUNK)
+                        if not chunk:
+                            break
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(fd, view):]
+                        written += len(chunk)
+                        if written % _SPACE_CHECK < len(chunk):  # crossed another 32 MiB
+                            _check_space(tree.root, written)
             if written != m.size:
                 raise InvalidImage(f"layer member {m.name!r} is truncated")
             os.fchown(fd, m.uid, m.gid)

@@ -10,12 +10,11 @@ DOCKYARD_OFFLINE=1 refuses every registry that is not on this machine.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 
+from ..core.jsonenc import loads
 from ..errors import DockyardError, InvalidImage, NotFound, Unauthorized, Unavailable
 from ..oci import mediatypes
-from . import auth
 from .transport import HTTPTransport, Response
 
 DOCKER_HUB_HOST = "registry-1.docker.io"
@@ -39,8 +38,8 @@ def is_local(domain: str) -> bool:
 def _settings() -> dict:
     path = os.environ.get("DOCKYARD_CONFIG") or SETTINGS_FILE
     try:
-        with open(path) as f:
-            doc = json.load(f)
+        with open(path, "rb") as f:
+            doc = loads(f.read())
         return doc if isinstance(doc, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -59,7 +58,7 @@ class RegistryError(DockyardError):
 
 def _error_message(r: Response) -> str:
     try:
-        doc = json.loads(r.read(1 << 16) or b"{}")
+        doc = loads(r.read(1 << 16) or b"{}")
         errs = doc.get("errors") or []
         if errs:
             e = errs[0]
@@ -85,6 +84,8 @@ class RegistryClient:
 
     def credentials(self) -> tuple[str, str] | None:
         if self._creds is False:
+            from . import auth
+
             self._creds = auth.get_credentials(self.domain)
         return self._creds  # type: ignore[return-value]
 
@@ -93,6 +94,8 @@ class RegistryClient:
         self._auth.clear()
 
     def _authenticate(self, challenge: str | None, scopes: list[str]) -> str:
+        from . import auth  # only when a registry asks: base64, urllib
+
         if not challenge:
             raise Unauthorized(f"{self.domain}: unauthorized: authentication required")
         scheme, params = auth.parse_challenge(challenge)
@@ -155,7 +158,7 @@ class RegistryClient:
         if reference.startswith("sha256:") and digest != reference:
             raise InvalidImage(f"manifest {repo}@{reference} does not match its digest (got {digest})")
         try:
-            doc = json.loads(data)
+            doc = loads(data)
         except ValueError:
             raise InvalidImage(f"manifest {repo}:{reference} is not valid JSON") from None
         if not isinstance(doc, dict):

@@ -10,8 +10,7 @@ leaves the store as it was and can simply be run again.
 
 from __future__ import annotations
 
-import json
-
+from ..core.jsonenc import loads
 from ..errors import InvalidImage, NotFound
 from ..oci import mediatypes
 from ..oci.platform import Platform
@@ -56,6 +55,25 @@ class _Counting:
         self.on_bytes(self.done)
         return b
 
+    def readinto(self, b) -> int:
+        view = memoryview(b)
+        n = min(len(view), self.left)
+        if n <= 0:
+            return 0
+        ri = getattr(self.resp, "readinto", None)
+        if ri is not None:
+            k = ri(view[:n]) or 0
+        else:
+            data = self.resp.read(n)
+            k = len(data)
+            view[:k] = data
+        self.left -= k
+        if self.left <= 0:
+            raise InvalidImage("the registry sent more bytes than the blob's size")
+        self.done += k
+        self.on_bytes(self.done)
+        return k
+
 
 def _short(digest: str) -> str:
     return digest[7:19]
@@ -68,7 +86,7 @@ def resolve_manifest(client: RegistryClient, ref: Reference, platform: Platform)
     for _ in range(3):
         if media_type not in mediatypes.INDEXES:
             return data, digest, top
-        index = json.loads(data)
+        index = loads(data)
         choice = None
         for desc in index.get("manifests") or []:
             if isinstance(desc, dict) and platform.matches(desc.get("platform")):
@@ -87,7 +105,7 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
     client = client or RegistryClient(ref.domain)
     progress.status(f"{ref.tag or ref.digest}: Pulling from {ref.path.removeprefix('library/') if ref.domain == 'docker.io' else ref.path}")
     manifest_bytes, manifest_digest, top_digest = resolve_manifest(client, ref, platform)
-    manifest = json.loads(manifest_bytes)
+    manifest = loads(manifest_bytes)
     config_desc = manifest.get("config") or {}
     layers = manifest.get("layers")
     if not isinstance(layers, list) or not isinstance(config_desc.get("digest"), str):
@@ -107,7 +125,12 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
 
     if of_bytes(config_bytes) != config_desc["digest"]:
         raise InvalidImage(f"config of {ref.familiar} does not match its digest")
-    config = json.loads(config_bytes)
+    try:
+        config = loads(config_bytes)
+    except ValueError as e:
+        raise InvalidImage(f"config of {ref.familiar} is not valid JSON: {e}") from None
+    if not isinstance(config, dict):
+        raise InvalidImage(f"config of {ref.familiar} is not a JSON object")
     if not platform.matches(config):
         raise NotFound(f"image {ref.familiar} is for {config.get('os')}/{config.get('architecture')}"
                        f"{'/' + config['variant'] if config.get('variant') else ''}, not {platform}")
@@ -170,21 +193,42 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
         for d in layers:
             progress.layer(_short(d["digest"]), "Pulling fs layer")
         from ..core import workers
+        from ..image.layers import preload
+
+        preload()
+        staged = []
+
+        def stage() -> None:
+            """Config and manifest, written and synced while the layers download;
+            they get their names with the image, not before."""
+            for data, digest in ((config_bytes, image_id), (manifest_bytes, manifest_digest)):
+                if not ing.blobs.exists(digest):
+                    w = ing.blobs.writer(digest)
+                    staged.append(w)
+                    w.write(data)
+                    w.sync()
 
         try:
-            results = workers.run([job(i) for i in range(len(layers))], PARALLEL,
-                                  lambda i, status, cur, total: progress.layer(_short(layers[i]["digest"]),
-                                                                               status, cur, total))
-        except BaseException:
-            _forget_partial(ing, layers, diff_ids)
-            raise
-        for (blob, _, _, new_blob, new_layer), diff_id in zip(results, diff_ids):
-            if new_blob and blob not in ing._new_blobs:
-                ing._new_blobs.append(blob)
-            if new_layer and diff_id not in ing._new_layers:
-                ing._new_layers.append(diff_id)
-        blobs = [(r[0], r[1], d.get("mediaType") or mediatypes.OCI_LAYER_GZIP) for r, d in zip(results, layers)]
-        ing.commit(config_bytes, blobs, tags, [r[2] for r in results], manifest_bytes, repo_digests)
+            try:
+                results = workers.run([job(i) for i in range(len(layers))], PARALLEL,
+                                      lambda i, status, cur, total: progress.layer(_short(layers[i]["digest"]),
+                                                                                   status, cur, total),
+                                      meanwhile=stage)
+            except BaseException:
+                _forget_partial(ing, layers, diff_ids)
+                raise
+            for (blob, _, _, new_blob, new_layer), diff_id in zip(results, diff_ids):
+                if new_blob and blob not in ing._new_blobs:
+                    ing._new_blobs.append(blob)
+                if new_layer and diff_id not in ing._new_layers:
+                    ing._new_layers.append(diff_id)
+            for w in staged:
+                ing._new_blobs.append(w.commit())
+            blobs = [(r[0], r[1], d.get("mediaType") or mediatypes.OCI_LAYER_GZIP) for r, d in zip(results, layers)]
+            ing.commit(config_bytes, blobs, tags, [r[2] for r in results], manifest_bytes, repo_digests)
+        finally:
+            for w in staged:
+                w.abort()  # nothing once committed
     progress.status(f"Digest: {top_digest}")
     return image_id, True
 

@@ -84,17 +84,23 @@ class BlobWriter:
         self.hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, data: bytes) -> None:
+    def write(self, data) -> None:
+        """Append `data` (any bytes-like object)."""
         self.hash.update(data)
         self.size += len(data)
         self.f.write(data)
+
+    def sync(self) -> None:
+        """Make what was written durable (commit does it too; doing it early takes
+        the wait off the commit)."""
+        self.f.flush()
+        os.fsync(self.f.fileno())
 
     def commit(self) -> str:
         digest = "sha256:" + self.hash.hexdigest()
         if self.expected is not None and digest != self.expected:
             raise InvalidImage(f"digest mismatch: expected {self.expected}, got {digest}")
-        self.f.flush()
-        os.fsync(self.f.fileno())
+        self.sync()
         self.f.close()
         os.rename(self.tmp, self.store.path(digest))
         self.tmp = None

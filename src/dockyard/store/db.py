@@ -40,6 +40,7 @@ lacked the containers' restart/health columns and the events and execs tables)::
     execs       id TEXT PK, container_id TEXT            `exec` processes (services/exec.py)
                 created INTEGER, config TEXT             ns / JSON: Cmd, Tty, User, Env, WorkingDir
                 pid INTEGER, running INTEGER, exit_code INTEGER
+    build_cache (created on first use by build/cache.py, which draws it)
 
 The `_sqlite3` C module is used directly: the `sqlite3` package on top of it also
 imports `datetime` and registers adapters, ~2 ms that `run` does not need.
