@@ -264,20 +264,10 @@ def _run(task: MonitorTask) -> int:
             _destroy_cgroup(cg, task.cgroup_path)
         _notify(task, f"error 125 {e.message if isinstance(e, DockyardError) else e}")
         return 125
-    from . import attach  # now, while the child joins its cgroup and namespaces
-
-    sock_dir = attach.socket_dir(task.runroot, task.cid)
-    try:  # made while the engine writes the bundle: it costs the start nothing
-        listener = attach.listen(sock_dir)
-    except OSError:
-        listener = None  # no attaching to this one; it runs all the same
     got = _read_go(task.go_fd)
     if got is None:
         pending.abort()
         stdio.close_all()
-        if listener is not None:
-            listener.close()
-            attach.remove(sock_dir)
         if native:
             _destroy_cgroup(cg, task.cgroup_path)
         return 0
@@ -308,9 +298,6 @@ def _run(task: MonitorTask) -> int:
         message = e.message if isinstance(e, DockyardError) else f"cannot open the container's log: {e}"
         if native:
             _destroy_cgroup(cg, task.cgroup_path)
-        if listener is not None:
-            listener.close()
-            attach.remove(sock_dir)
         if db is None:
             from ..store.db import Database
 
@@ -318,7 +305,9 @@ def _run(task: MonitorTask) -> int:
         _finish_failed_start(task, db, code, message)
         _notify(task, f"error {code} {message}")
         return code
-    session = Session(task, log, listener, db)
+    from . import attach
+
+    session = Session(task, log, None, db)
     session.spec = spec
     if task.attach_sock is not None and task.attach_sock >= 0:
         import _socket
@@ -330,6 +319,10 @@ def _run(task: MonitorTask) -> int:
     session.begin_run(pid, stdio)
     _record_started(task, db, pid)
     _notify(task, f"started {pid}")
+    try:  # made once the command runs, off the start's critical path (attach retries meanwhile)
+        session.listener = attach.listen(attach.socket_dir(task.runroot, task.cid))
+    except OSError:
+        pass  # no attaching to this one; it runs all the same
     session.loop()  # does not return
     return 0
 
@@ -928,16 +921,11 @@ def _destroy_cgroup(cg, path: str) -> None:
 def _append_event(conn, task: MonitorTask, action: str, extra: dict | None = None) -> None:
     """A container event (store/events.py) inside the caller's transaction, with
     Docker's attributes: name, image, the labels, then the action's own."""
-    from ..store.events import append
+    from ..store.events import append, container_attributes
 
     row = conn.execute("SELECT name, image FROM containers WHERE id=?", (task.cid,)).fetchone()
-    attrs = dict(task.labels or {})
-    if row is not None:
-        attrs["image"] = row[1]
-        attrs["name"] = row[0]
-    if extra:
-        attrs.update(extra)
-    append(conn, "container", action, task.cid, attrs)
+    name, image = row if row is not None else ("", "")
+    append(conn, "container", action, task.cid, container_attributes(name, image, task.labels, extra))
 
 
 def _record_started(task: MonitorTask, db, pid: int) -> None:

@@ -544,8 +544,7 @@ def _create_event(conn, cid: str, name: str, image: str, config: str) -> None:
     """The create event, in the insert's transaction (labels read with the C scanner:
     this runs on `run`'s path)."""
     from ..core.jsonenc import loads
-    from ..store.events import append
-    from .events import container_attributes
+    from ..store.events import append, container_attributes
 
     try:
         labels = (loads(config).get("Config") or {}).get("Labels")

@@ -19,23 +19,13 @@ from __future__ import annotations
 
 from ..errors import InvalidArgument
 from ..store import events as log
+from ..store.events import container_attributes  # noqa: F401 - part of this module's API
 
 # the filters the daemon accepts for events
 FILTERS = ("config", "container", "daemon", "event", "image", "label", "network", "node", "plugin",
            "scope", "secret", "service", "type", "volume")
 TYPES = ("builder", "config", "container", "daemon", "image", "network", "node", "plugin", "secret",
          "service", "volume")
-
-
-def container_attributes(name: str, image: str, labels: dict | None, extra: dict | None = None) -> dict:
-    """Docker's LogContainerEventWithAttributes: labels, then image and name win."""
-    attrs = {str(k): str(v) for k, v in (labels or {}).items()}
-    if image:
-        attrs["image"] = image
-    attrs["name"] = name[1:] if name.startswith("/") else name
-    if extra:
-        attrs.update({k: str(v) for k, v in extra.items()})
-    return attrs
 
 
 def container_event(conn, c, action: str, extra: dict | None = None) -> None:

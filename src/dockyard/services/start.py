@@ -240,13 +240,30 @@ def attach(engine, ref: str, *, stdin: bool, stdout: bool = True, stderr: bool =
         raise Conflict("You cannot attach to a stopped container, start it first")
     open_stdin = bool((c.config.get("Config") or {}).get("OpenStdin"))
     try:
-        conn = Connection.open(socket_dir(engine.layout.runroot, c.id), stdin and open_stdin, stdout, stderr)
+        conn = _connect(socket_dir(engine.layout.runroot, c.id), stdin and open_stdin, stdout, stderr)
     except Refused as e:
         raise Conflict(str(e) or f"cannot attach to container {c.id[:12]}") from None
     except OSError as e:
         raise Conflict(f"cannot attach to container {c.id[:12]}: its monitor does not answer "
                        f"({e.strerror or e})") from None
     return c, conn
+
+
+def _connect(directory: str, stdin: bool, stdout: bool, stderr: bool):
+    """The monitor opens its socket just after the command starts: a client that
+    comes sooner (attach right after `run -d`) waits for it a moment."""
+    import time
+
+    from ..monitor.attach import Connection
+
+    deadline = time.monotonic() + 2.0
+    while True:
+        try:
+            return Connection.open(directory, stdin, stdout, stderr)
+        except (FileNotFoundError, ConnectionRefusedError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
 
 
 def read_output(conn, take) -> int | None:

@@ -35,6 +35,18 @@ class Event:
         return f"Event({self.type} {self.action} {self.actor[:12]})"
 
 
+def container_attributes(name: str, image: str, labels: dict | None, extra: dict | None = None) -> dict:
+    """Docker's attributes of a container event (its LogContainerEventWithAttributes):
+    the labels, then image and name, then the action's own."""
+    attrs = {str(k): str(v) for k, v in (labels or {}).items()}
+    if image:
+        attrs["image"] = image
+    attrs["name"] = name[1:] if name.startswith("/") else name
+    if extra:
+        attrs.update({k: str(v) for k, v in extra.items()})
+    return attrs
+
+
 def append(conn, type: str, action: str, actor: str, attributes: dict | None = None,
            time: int | None = None) -> None:
     """Add an event inside the caller's write transaction (`with db.write() as c`)."""
