@@ -42,6 +42,7 @@ import os
 import select
 
 from ..core.clock import now_ns
+from ..core.host import process_start
 
 _READ = 1 << 16
 DRAIN_AFTER_EXIT = 2.0  # seconds to wait for stragglers holding the output pipes
@@ -985,14 +986,3 @@ def _remove(task: MonitorTask, db, exited: tuple[int, bool] | None = None) -> No
             _exit_events(c, task, *exited)
         _append_event(c, task, "destroy")
         c.execute("DELETE FROM containers WHERE id=?", (task.cid,))
-
-
-def process_start(pid: int) -> int:
-    """The start time of a process (clock ticks since boot), to tell it from a later
-    process that reuses its pid."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return -1
-    return int(data[data.rfind(b")") + 2:].split()[19])
