@@ -51,10 +51,10 @@ def record_image(engine, action: str, actor: str, name: str, image_id: str | Non
     with the image's labels when it is still stored."""
     labels = None
     try:
+        from ..core.jsonenc import loads
         from ..store.blobs import BlobStore
-        import json
 
-        cfg = json.loads(BlobStore(engine.layout.blobs).read(image_id or actor))
+        cfg = loads(BlobStore(engine.layout.blobs).read(image_id or actor))
         labels = (cfg.get("config") or {}).get("Labels")
     except Exception:  # gone already (delete), or a reference: no labels, as Docker
         labels = None
