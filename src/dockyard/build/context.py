@@ -22,6 +22,7 @@ import hashlib
 import os
 import stat
 
+from ..core.paths import clean as go_clean
 from ..errors import InvalidArgument
 
 _GLOB = frozenset("*?[\\")
@@ -53,16 +54,7 @@ class Match:
 
 def clean(path: str) -> str:
     """A source path as a path relative to the context root (no `..` above it)."""
-    parts: list[str] = []
-    for p in path.split("/"):
-        if p in ("", "."):
-            continue
-        if p == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(p)
-    return "/".join(parts)
+    return go_clean("/" + path)[1:]
 
 
 def has_glob(path: str) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 
+from ..core.paths import clean
 from .dockerfile import DockerfileError
 
 __all__ = ["IgnoreMatcher", "clean"]
@@ -28,28 +29,6 @@ __all__ = ["IgnoreMatcher", "clean"]
 _EXACT, _PREFIX, _SUFFIX, _REGEX = range(4)
 _SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007" \
          "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-
-
-def clean(path: str) -> str:
-    """Go's path.Clean: the shortest equivalent path; "" and "./" become "."."""
-    if not path:
-        return "."
-    rooted = path.startswith("/")
-    parts: list[str] = []
-    for part in path.split("/"):
-        if part in ("", "."):
-            continue
-        if part == "..":
-            if parts and parts[-1] != "..":
-                parts.pop()
-            elif not rooted:
-                parts.append("..")
-            continue
-        parts.append(part)
-    out = "/".join(parts)
-    if rooted:
-        return "/" + out
-    return out or "."
 
 
 class _BadPattern(Exception):

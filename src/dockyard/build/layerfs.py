@@ -88,14 +88,9 @@ class LayerFS:
         rel, found = self.resolve(path)
         if not found or not found[0] or not stat.S_ISREG(found[1].st_mode):
             return None
-        try:
-            fd = os.open(found[0], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            return None
-        try:
-            return os.read(fd, limit)
-        finally:
-            os.close(fd)
+        from ..snapshot.lookup import read_regular
+
+        return read_regular(found[0], limit)
 
 
 _cache: dict[tuple, LayerFS] = {}

@@ -108,6 +108,18 @@ def _clear(dfd: int, dev: int, where: str) -> None:
         os.rmdir(name, dir_fd=dfd)
 
 
+def write_all(fd: int, data: bytes) -> bool:
+    """All of `data` to `fd`; False (rather than an error) when the other end is gone,
+    for copying loops that carry on without that reader."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+        return True
+    except OSError:
+        return False
+
+
 def disk_usage(path: str) -> int:
     """Bytes used by the files below `path` (hard links counted once), like `du -sb`."""
     total = 0

@@ -21,3 +21,15 @@ def process_start(pid: int) -> int:
     except OSError:
         return -1
     return int(data[data.rfind(b")") + 2:].split()[19])
+
+
+def memory_total() -> int:
+    """This machine's memory in bytes (MemTotal), 0 when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0

@@ -42,6 +42,7 @@ import os
 import select
 
 from ..core.clock import now_ns
+from ..core.files import write_all
 from ..core.host import process_start
 
 _READ = 1 << 16
@@ -77,19 +78,9 @@ _TASK_STATE = ("cid", "bundle", "db_path", "runtime", "runroot", "cgroup_path", 
                "restart", "healthcheck", "labels", "attach_out", "attach_err")
 
 
-def _write_all(fd: int, data: bytes) -> bool:
-    view = memoryview(data)
-    try:
-        while view:
-            view = view[os.write(fd, view):]
-        return True
-    except OSError:
-        return False  # the attached client went away: keep logging, stop forwarding
-
-
 def _notify(task: MonitorTask, message: str) -> None:
     if task.status_fd is not None and task.status_fd >= 0:
-        if not _write_all(task.status_fd, (message + "\n").encode(errors="replace")):
+        if not write_all(task.status_fd, (message + "\n").encode(errors="replace")):
             task.status_fd = -1
 
 
@@ -531,7 +522,7 @@ class Session:
         name = entry[0]
         if data:
             self.log.feed(name, data)
-            if entry[1] is not None and not _write_all(entry[1], data):
+            if entry[1] is not None and not write_all(entry[1], data):
                 entry[1] = None
             if self.clients:
                 from .attach import STREAM_KIND, frame

@@ -75,12 +75,7 @@ class ExternalRuntime:
             if listener is not None and code == 0:
                 _take_console(listener, console)
         finally:
-            if listener is not None:
-                listener.close()
-                try:
-                    os.unlink(f"{bundle}/{name}")
-                except OSError:
-                    pass
+            _close_listener(listener, f"{bundle}/{name}")
         if code != 0:
             message = _last_error(log) or f"{self.name} create failed with exit code {code}"
             self.delete(bundle, cid)
@@ -127,12 +122,7 @@ class ExternalRuntime:
             with open(pid_file) as f:
                 return int(f.read().strip())
         finally:
-            if listener is not None:
-                listener.close()
-                try:
-                    os.unlink(f"{self.state_root}/exec-{tag}.sock")
-                except OSError:
-                    pass
+            _close_listener(listener, f"{self.state_root}/exec-{tag}.sock")
             for path in files:
                 try:
                     os.unlink(path)
@@ -142,20 +132,8 @@ class ExternalRuntime:
     def _console_listener(self, tag: str):
         """A Unix socket for runc's --console-socket, bound by a name relative to the
         state root (runc runs there): the full path may exceed the 108 bytes allowed."""
-        import _socket
-
         os.makedirs(self.state_root, 0o700, exist_ok=True)
-        name = f"exec-{tag}.sock"
-        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
-        cwd = os.open(".", os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.chdir(self.state_root)
-            s.bind(name)
-        finally:
-            os.fchdir(cwd)
-            os.close(cwd)
-        s.listen(1)
-        return s, name
+        return _console_listener(self.state_root, f"exec-{tag}.sock")
 
     def delete(self, bundle: str, cid: str) -> None:
         self._run("delete", "--force", cid)
@@ -195,10 +173,11 @@ class _Pending:
         return self.pid
 
 
-def _console_listener(directory: str):
+def _console_listener(directory: str, name: str = "console.sock"):
+    """A listening Unix socket `name` in `directory`, bound by the relative name (the
+    full path may exceed the 108 bytes a socket address holds): (socket, name)."""
     import _socket
 
-    name = "console.sock"
     try:
         os.unlink(f"{directory}/{name}")
     except OSError:
@@ -213,6 +192,15 @@ def _console_listener(directory: str):
         os.close(cwd)
     s.listen(1)
     return s, name
+
+
+def _close_listener(listener, path: str) -> None:
+    if listener is not None:
+        listener.close()
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def _take_console(listener, console) -> None:

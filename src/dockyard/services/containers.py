@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 
 from ..core import clock
-from ..core.files import rmtree, write_file, MountedError
+from ..core.files import disk_usage, rmtree, write_file, MountedError
 from ..core.host import boot_id
 from ..core.layout import Layout
 from ..errors import Conflict, ContainerNotFound, DockyardError, InvalidArgument
@@ -221,11 +221,14 @@ class Containers:
     # ---- create ---------------------------------------------------------------
 
     def insert(self, *, cid: str, name: str | None, image: str, image_id: str, command: str,
-               auto_remove: bool, runtime: str, config_json: "str | Callable[[Connection], str]") -> str:
+               auto_remove: bool, runtime: str, config_json: "str | Callable[[Connection], str]",
+               labels: dict | None = None) -> str:
         """Claim id and name; a generated name is retried on a clash, a given one is not.
         `config_json` may be a function of the open transaction (for choices that must
-        not race another create, as --userns=auto's id range)."""
+        not race another create, as --userns=auto's id range); `labels` (the config's)
+        go into the create event."""
         from ..core.ids import random_name
+        from ..store.events import append, container_attributes
 
         for _ in range(20):
             n = name or random_name()
@@ -237,7 +240,7 @@ class Containers:
                         "auto_remove, runtime, config) VALUES (?,?,?,?,?,?,'created',?,?,?)",
                         (cid, n, image, image_id, clock.now_ns(), command, int(auto_remove), runtime,
                          config))
-                    _create_event(conn, cid, n, image, config)
+                    append(conn, "container", "create", cid, container_attributes(n, image, labels))
                 return n
             except IntegrityError:
                 if name:
@@ -540,19 +543,6 @@ class Containers:
         return f"{self.layout.container(c.id)}/{c.id}-json.log"
 
 
-def _create_event(conn, cid: str, name: str, image: str, config: str) -> None:
-    """The create event, in the insert's transaction (labels read with the C scanner:
-    this runs on `run`'s path)."""
-    from ..core.jsonenc import loads
-    from ..store.events import append, container_attributes
-
-    try:
-        labels = (loads(config).get("Config") or {}).get("Labels")
-    except (ValueError, AttributeError):
-        labels = None
-    append(conn, "container", "create", cid, container_attributes(name, image, labels))
-
-
 def _resolv_conf() -> str:
     """The host's resolv.conf without loopback nameservers (unreachable from the
     container's own network namespace)."""
@@ -691,34 +681,11 @@ def sizes(engine, c: Container) -> tuple[int, int]:
     rw = 0
     upper = home + "/diff"
     if os.path.isdir(upper):
-        rw = _tree_size(upper)
+        rw = disk_usage(upper)
     try:
         image = engine.image(c.image_id).size
     except DockyardError:
         image = 0
     if not os.path.isdir(upper) and os.path.isdir(home + "/rootfs"):
-        rw = max(_tree_size(home + "/rootfs") - image, 0)  # a vfs copy: what grew beyond the image
+        rw = max(disk_usage(home + "/rootfs") - image, 0)  # a vfs copy: what grew beyond the image
     return rw, rw + image
-
-
-def _tree_size(top: str) -> int:
-    """Docker's directory.Size: the apparent size of every file, hard links counted once."""
-    import stat
-
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for d, dirs, files in os.walk(top):
-        for name in dirs + files:
-            try:
-                st = os.lstat(os.path.join(d, name))
-            except OSError:
-                continue
-            if stat.S_ISDIR(st.st_mode):
-                continue  # directories count for nothing, as in Docker
-            if st.st_nlink > 1:
-                key = (st.st_dev, st.st_ino)
-                if key in seen:
-                    continue
-                seen.add(key)
-            total += st.st_size
-    return total

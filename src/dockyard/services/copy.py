@@ -28,6 +28,7 @@ from __future__ import annotations
 import os
 import stat
 
+from ..core.paths import clean
 from ..errors import ContainerNotFound, DockyardError, NotFound
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -49,16 +50,7 @@ class CopyResult:
 
 def _clean(path: str) -> str:
     """filepath.Clean of a container path, made absolute."""
-    parts: list[str] = []
-    for p in path.split("/"):
-        if p in ("", "."):
-            continue
-        if p == "..":
-            if parts:
-                parts.pop()
-            continue
-        parts.append(p)
-    return "/" + "/".join(parts)
+    return clean("/" + path)
 
 
 def _contents_only(path: str) -> bool:

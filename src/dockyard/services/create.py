@@ -95,7 +95,7 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
         config_json = jsonenc.dumps(config)
     containers.insert(cid=cid, name=opts.name, image=image, image_id=img.id,
                       command=" ".join(argv), auto_remove=opts.auto_remove,
-                      runtime=opts.runtime, config_json=config_json)
+                      runtime=opts.runtime, config_json=config_json, labels=labels)
     home = engine.layout.container(cid)
     try:
         try:

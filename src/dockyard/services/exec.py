@@ -39,6 +39,7 @@ import os
 
 from ..core import jsonenc
 from ..core.clock import now_ns
+from ..core.files import write_all
 from ..errors import Conflict, DockyardError, InvalidArgument, StartError
 
 # the signals `exec` (attached, no terminal) passes on to the process, like `run`'s sig-proxy
@@ -135,13 +136,13 @@ class ExecProcess:
                         poller.unregister(stdin)
                         stdin = None
                         if master_open:
-                            _write_all(self.master, b"\x04")  # end of input, as a terminal says it
+                            write_all(self.master, b"\x04")  # end of input, as a terminal says it
                         continue
                     detach = False
                     if on_input is not None:
                         data, detach = on_input(data)
                     if data and master_open:
-                        _write_all(self.master, data)
+                        write_all(self.master, data)
                     if detach:
                         self.detach()
                         return None
@@ -151,7 +152,7 @@ class ExecProcess:
                         poller.unregister(self.master)
                         master_open = False
                         continue
-                    _write_all(stdout, data)
+                    write_all(stdout, data)
                 elif fd == sock_fd:
                     line = self._line()
                     if line is None or line.startswith("exit "):
@@ -184,16 +185,6 @@ def _read(fd: int) -> bytes:
         return b""
 
 
-def _write_all(fd: int, data: bytes) -> bool:
-    view = memoryview(data)
-    try:
-        while view:
-            view = view[os.write(fd, view):]
-        return True
-    except OSError:
-        return False
-
-
 def _drain(master: int, out: int) -> None:
     """What the process wrote just before it exited (a child of it holding the pty
     would keep it open: give up after a quiet moment)."""
@@ -205,7 +196,7 @@ def _drain(master: int, out: int) -> None:
         data = _read(master)
         if not data:
             return
-        _write_all(out, data)
+        write_all(out, data)
 
 
 def _send(sock, text: str) -> None:

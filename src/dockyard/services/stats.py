@@ -38,17 +38,6 @@ def system_cpu_ns() -> int:
     return ticks * 1_000_000_000 // _clock_ticks()
 
 
-def host_memory() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def online_cpus() -> int:
     try:
         return os.sysconf("SC_NPROCESSORS_ONLN")  # what Docker reports as online_cpus
@@ -115,7 +104,9 @@ class Sampler:
         self.all = all
         self.interval = interval
         self.cgroups = cgroups.manager()
-        self.host_memory = host_memory()
+        from ..core.host import memory_total
+
+        self.host_memory = memory_total()
         self.cpus = online_cpus()
         self._prev: dict[str, _Raw] = {}
 

@@ -36,19 +36,9 @@ def _os_name() -> str:
     return "Linux"
 
 
-def _mem_total() -> int:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 def info(engine) -> dict:
     from .. import cgroups
+    from ..core.host import memory_total
     from ..runtime import available
 
     counts = {s: n for s, n in engine.db.all("SELECT state, COUNT(*) FROM containers GROUP BY state")}
@@ -74,7 +64,7 @@ def info(engine) -> dict:
         "OSType": "linux",
         "Architecture": os.uname().machine,
         "NCPU": os.cpu_count() or 1,
-        "MemTotal": _mem_total(),
+        "MemTotal": memory_total(),
         "Name": os.uname().nodename,
         "DockerRootDir": engine.layout.root,
         "RunRoot": engine.layout.runroot,

@@ -85,11 +85,17 @@ def read(stack: list[str], path: str) -> bytes | None:
     found = resolve(stack, path)
     if found is None or not stat.S_ISREG(found[1].st_mode):
         return None
+    return read_regular(found[0], MAX_READ)
+
+
+def read_regular(real: str, limit: int) -> bytes | None:
+    """Up to `limit` bytes of the file at `real` (a path in a layer), never through a
+    symlink there; None when it cannot be opened."""
     try:
-        fd = os.open(found[0], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except OSError:
         return None
     try:
-        return os.read(fd, MAX_READ)
+        return os.read(fd, limit)
     finally:
         os.close(fd)
