@@ -48,8 +48,9 @@ def create(engine, image: str, command: list[str] | None, opts: CreateOptions, p
     config = {
         "Config": {
             "Hostname": hostname, "Domainname": "", "User": user,
-            "AttachStdin": opts.interactive, "AttachStdout": True, "AttachStderr": True,
-            "Tty": opts.tty, "OpenStdin": opts.interactive, "StdinOnce": opts.interactive,
+            "AttachStdin": opts.interactive and not opts.detach, "AttachStdout": not opts.detach,
+            "AttachStderr": not opts.detach, "Tty": opts.tty, "OpenStdin": opts.interactive,
+            "StdinOnce": opts.interactive and not opts.detach,
             "Env": config_env, "Cmd": cmd or None, "Image": image, "Volumes": None,
             "WorkingDir": opts.workdir or img.workdir or "", "Entrypoint": entrypoint or None,
             "OnBuild": None, "Labels": labels, "StopSignal": stop_signal or None,

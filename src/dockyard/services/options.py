@@ -151,7 +151,7 @@ class CreateOptions:
                  "interactive", "tty", "resources", "runtime", "labels", "stop_signal", "pull", "platform",
                  "cap_add", "cap_drop", "privileged", "security_opt", "read_only", "tmpfs", "group_add",
                  "ulimits", "devices", "sysctls", "userns",
-                 "healthcheck", "init", "log_driver", "log_opts", "restart")
+                 "healthcheck", "init", "log_driver", "log_opts", "restart", "detach")
 
     def __init__(self, *, name: str | None = None, entrypoint: str | None = None,
                  env: list[str] | None = None, workdir: str | None = None, user: str | None = None,
@@ -166,7 +166,7 @@ class CreateOptions:
                  devices: list[str] | None = None, sysctls: dict[str, str] | None = None,
                  userns: str = "", healthcheck: dict | None = None, init: bool | None = None,
                  log_driver: str = "", log_opts: dict[str, str] | None = None,
-                 restart: str = "no") -> None:
+                 restart: str = "no", detach: bool = False) -> None:
         self.name = name
         self.entrypoint = entrypoint
         self.env = list(env or [])
@@ -176,6 +176,9 @@ class CreateOptions:
         self.auto_remove = auto_remove
         self.interactive = interactive
         self.tty = tty
+        # `run -d`: nothing attaches at the start, so Config says AttachStdin/Stdout/Stderr
+        # and StdinOnce false, as the docker CLI sends them (stdin stays open for `attach`)
+        self.detach = detach
         self.resources = resources or Resources()
         self.runtime = runtime or "native"
         self.labels = dict(labels or {})

@@ -207,6 +207,7 @@ def run(engine, image: str, command: list[str] | None, opts, *, detach: bool, st
     from .create import create
 
     opts.validate()
+    opts.detach = detach
     cid = new_id()
     launch = Launch(engine, cid, opts.runtime, auto_remove=opts.auto_remove,
                     keep_stdin_open=opts.interactive and (stdin is None or opts.tty), attach=not detach,
