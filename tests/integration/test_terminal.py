@@ -278,3 +278,30 @@ def test_attach_proxies_signals(dy):
             p.kill()
             p.wait()
         dy("rm", "-f", cid)
+
+
+def test_stdin_of_a_detached_interactive_container_outlives_an_attach_client(dy):
+    """`run -di`: Docker sends StdinOnce false, so a client whose stdin ends does not
+    close the container's; `run -i` (attached) sends it true."""
+    cid = dy.ok("run", "-di", "busybox", "sh").strip()
+    try:
+        assert dy.ok("inspect", "-f", "{{.Config.StdinOnce}} {{.Config.AttachStdin}} {{.Config.OpenStdin}}",
+                     cid) == "false false true\n"
+        p = subprocess.Popen([*dy.cmd, "attach", "--sig-proxy=false", cid], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, env=dy.env)
+        p.stdin.write(b"echo from-attach\n")
+        p.stdin.close()  # end of the client's stdin
+        deadline = time.monotonic() + 10
+        out = b""
+        while b"from-attach" not in out and time.monotonic() < deadline:
+            out += os.read(p.stdout.fileno(), 4096)
+        p.kill()
+        p.wait()
+        assert b"from-attach" in out
+        time.sleep(0.3)
+        assert dy.ok("inspect", "-f", "{{.State.Status}}", cid) == "running\n"  # sh still reads its stdin
+    finally:
+        dy("rm", "-f", cid)
+    cid = dy.ok("create", "-i", "busybox", "cat").strip()
+    assert dy.ok("inspect", "-f", "{{.Config.StdinOnce}}", cid) == "true\n"
+    dy.ok("rm", cid)
