@@ -19,7 +19,8 @@ def __getattr__(name: str):
 
         return getattr(options, name)
     if name == "errors":
-        from . import errors
+        # not `from . import errors`: that asks this very hook for the attribute first
+        import importlib
 
-        return errors
+        return importlib.import_module(".errors", __name__)
     raise AttributeError(name)

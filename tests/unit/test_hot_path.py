@@ -53,3 +53,27 @@ def test_init_and_monitor_import_only_low_layers():
     assert all(m.startswith(allowed) for m in ours), sorted(m for m in ours if not m.startswith(allowed))
     assert not any(m.startswith(("dockyard.services", "dockyard.cli", "dockyard.image")) for m in mods)
     assert not (mods & HEAVY), sorted(mods & HEAVY)
+
+
+def test_every_module_imports_on_its_own():
+    """A library user may import any module first (`import dockyard.core.workers`);
+    the package's lazy attributes must not trip over that (they once recursed)."""
+    code = (
+        "import importlib, pkgutil, sys, dockyard\n"
+        "names = [m.name for m in pkgutil.walk_packages(dockyard.__path__, 'dockyard.') if not m.name.endswith('__main__')]\n"
+        "bad = []\n"
+        "for name in names:\n"
+        "    for k in [k for k in sys.modules if k == 'dockyard' or k.startswith('dockyard.')]:\n"
+        "        del sys.modules[k]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except BaseException as e:\n"
+        "        bad.append(f'{name}: {type(e).__name__}: {e}'[:200])\n"
+        "print(len(names)); print('\\n'.join(bad))\n"
+    )
+    r = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {SRC!r})\n{code}"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    count, *bad = r.stdout.strip().split("\n")
+    assert int(count) > 100
+    assert not bad, bad
