@@ -181,3 +181,53 @@ def test_readinto_fills_the_buffer_across_chunks_and_stops_at_the_length(serve):
         assert r.readinto(buf) == 4 and buf == b"abcd"
         assert r.readinto(buf) == 1 and buf[:1] == b"e"
         assert r.readinto(buf) == 0
+
+
+def test_https_with_a_trusted_certificate_and_refusal_of_an_untrusted_one(tmp_path):
+    """TLS goes through ssl over the same connection code (the socket is handed
+    to ssl); a certificate the client does not trust is an Unavailable error."""
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=localhost",
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"], check=True, capture_output=True)
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    port = listener.getsockname()[1]
+    got: list[bytes] = []
+
+    def serve_tls() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            try:
+                with server_ctx.wrap_socket(conn, server_side=True) as tls:
+                    data = b""
+                    while b"\r\n\r\n" not in data:
+                        data += tls.recv(65536)
+                    got.append(data)
+                    tls.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nsecured")
+            except (ssl.SSLError, OSError):
+                conn.close()  # the untrusting client hangs up during the handshake
+
+    t = threading.Thread(target=serve_tls, daemon=True)
+    t.start()
+    try:
+        untrusting = HTTPTransport(timeout=5)
+        with pytest.raises(Unavailable, match="certificate"):
+            untrusting.request("GET", f"https://localhost:{port}/v2/")
+        trusting = HTTPTransport(timeout=5)
+        trusting._ssl = ssl.create_default_context(cafile=str(cert))
+        with trusting.request("GET", f"https://localhost:{port}/v2/") as r:
+            assert (r.status, r.read()) == (200, b"secured")
+        assert got and got[-1].startswith(b"GET /v2/ HTTP/1.1\r\n")
+    finally:
+        listener.close()
+        t.join(timeout=5)

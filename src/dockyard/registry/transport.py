@@ -6,12 +6,14 @@ speaks HTTP/1.1 over a socket itself. The registry API needs little of HTTP (a
 request, a status line, headers, a body framed by Content-Length, chunks or the
 end of the connection), and http.client would cost every `pull` the import of the
 email package, ~25 ms before the first byte is fetched. TLS (ssl) is loaded only
-for https.
+for https. Plain connections use the `_socket` C module directly: `socket.py`
+brings enum and selectors, ~10 ms of imports before the first byte.
 """
 
 from __future__ import annotations
 
-import socket
+import _socket
+import io
 
 from ..errors import Unavailable
 
@@ -125,6 +127,45 @@ class _Limited:
         return n
 
 
+def _open(host: bytes, port: int, timeout: float):
+    """A connected TCP socket (socket.create_connection's loop over addresses)."""
+    err: OSError | None = None
+    for family, kind, proto, _, address in _socket.getaddrinfo(host, port, 0, _socket.SOCK_STREAM):
+        sock = _socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as e:
+            sock.close()
+            err = e
+    raise err or OSError(f"no address for {host.decode(errors='replace')}")
+
+
+class _SocketIO(io.RawIOBase):
+    """A plain socket as a raw stream, for io.BufferedReader (what socket.makefile
+    builds, without socket.py)."""
+
+    def __init__(self, sock) -> None:
+        super().__init__()
+        self.sock = sock
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:
+        return self.sock.recv_into(b)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+
+def _reader(sock):
+    """A buffered reader of what the server sends (TLS sockets make their own)."""
+    makefile = getattr(sock, "makefile", None)
+    return makefile("rb") if makefile is not None else io.BufferedReader(_SocketIO(sock))
+
+
 class Response:
     """A response whose body is read on demand; close() releases the connection.
     read(n) returns n bytes unless the body ends first."""
@@ -208,19 +249,27 @@ class HTTPTransport:
             addr = host.encode("ascii")
         except UnicodeEncodeError:
             addr = host.encode("idna")
-        sock = socket.create_connection((addr, port), timeout=self.timeout)
+        sock = _open(addr, port, self.timeout)
         if scheme == "https":
             try:
                 if self._ssl is None:
                     import ssl
 
                     self._ssl = ssl.create_default_context()
-                sock = self._ssl.wrap_socket(sock, server_hostname=host)
+                import socket  # ssl wraps socket.socket objects (ssl imports it anyway)
+
+                plain = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
+                plain.settimeout(self.timeout)
+                try:
+                    sock = self._ssl.wrap_socket(plain, server_hostname=host)
+                except BaseException:
+                    plain.close()
+                    raise
             except BaseException:
                 sock.close()
                 raise
         else:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
         return sock
 
     def _send(self, sock, method: str, path: str, headers: dict[str, str], body) -> None:
@@ -263,7 +312,7 @@ class HTTPTransport:
             try:
                 sock = self._connect(scheme, host, port)
                 self._send(sock, method, path, send, body)
-                fp = sock.makefile("rb")
+                fp = _reader(sock)
                 status, hdrs = _read_head(fp)
             except (OSError, ValueError) as e:
                 if sock is not None:
