@@ -21,9 +21,9 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tarfile
 
 from ..errors import InvalidImage
+from .tarreader import Member, Reader, TarFormatError
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -155,26 +155,20 @@ def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
     next_check = _SPACE_CHECK
     stream = _Input(fileobj)
     try:
+        members = Reader(stream)
         try:
-            # tarfile parses the headers from a stream that seeks only forward (what
-            # its "r|" mode does); regular files' data is copied by _Input itself
-            tf = tarfile.TarFile(fileobj=stream, mode="r", errorlevel=2)
-        except tarfile.ReadError as e:
-            raise InvalidImage(f"layer is not a valid tar archive: {e}") from None
-        try:
-            for m in tf:
-                total += _apply_member(tree, tf, m, whiteouts)
+            for m in members:
+                total += _apply_member(tree, stream, m, whiteouts)
                 if total >= next_check:
                     next_check = total + _SPACE_CHECK
                     _check_space(dest, total)
-            end = tf.offset
-        except (tarfile.TarError, EOFError) as e:
+        except TarFormatError as e:
+            if e.at_start:
+                raise InvalidImage(f"layer is not a valid tar archive: {e}") from None
             raise InvalidImage(f"layer archive is corrupt or truncated: {e}") from None
-        finally:
-            tf.close()
-        # tarfile ends quietly at a header it cannot read; only zeros (the end-of-
-        # archive blocks and padding), or nothing, may follow the last member
-        if not stream.only_zeros_from(end):
+        # only zeros (the end-of-archive blocks and record padding), or nothing,
+        # may follow the last member
+        if not stream.only_zeros_from(members.end):
             raise InvalidImage("layer archive is corrupt or truncated after its last complete member")
         for parts, mtime in reversed(tree.dir_times):
             try:
@@ -200,9 +194,9 @@ def _check_space(dest: str, written: int) -> None:
 class _Input:
     """The layer stream, read in large pieces (into one reused buffer when the
     source has readinto) and handed out two ways: small reads and forward seeks for
-    tarfile's headers, and `copy_to`, which writes a member's data to its file
-    straight from the piece (no copy in Python). It keeps the last bytes tarfile
-    read, so the end of the archive can be checked after tarfile has stopped."""
+    the tar headers, and `copy_to`, which writes a member's data to its file
+    straight from the piece (no copy in Python). It keeps the last bytes the
+    header reader consumed, so the end of the archive can be checked after it."""
 
     KEEP = 1 << 16
     # what may follow the last member: end-of-archive blocks and record padding
@@ -261,11 +255,11 @@ class _Input:
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if whence != 0 or offset < self.pos:
-            raise tarfile.StreamError("seeking backwards is not allowed")
+            raise TarFormatError("seeking backwards is not allowed")
         while self.pos < offset:
             b = self._take(offset - self.pos)
             if not b:
-                break  # as in "r|" mode: the read that follows finds the end
+                break  # the read that follows finds the end
             self._remember(b)
         return self.pos
 
@@ -280,7 +274,7 @@ class _Input:
             while view:
                 view = view[os.write(fd, view):]
             done += len(b)
-        self.tail.clear()  # a member's data: tarfile's end of archive lies after it
+        self.tail.clear()  # a member's data: the end of the archive lies after it
         return done
 
     def only_zeros_from(self, offset: int) -> bool:
@@ -296,7 +290,7 @@ class _Input:
         return ok
 
 
-def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteouts: str) -> int:
+def _apply_member(tree: _Tree, stream: "_Input", m: Member, whiteouts: str) -> int:
     parts = split_member_name(m.name)
     if not parts:  # the root entry "./": keep the destination's own metadata
         return 0
@@ -331,7 +325,7 @@ def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteout
         try:
             os.fchown(fd, m.uid, m.gid)
             os.fchmod(fd, m.mode & 0o7777)
-            _apply_xattrs(fd, m.pax_headers)
+            _apply_xattrs(fd, m.pax)
         finally:
             os.close(fd)
         tree.dir_times.append((tuple(parts), m.mtime))
@@ -342,38 +336,32 @@ def _apply_member(tree: _Tree, tf: tarfile.TarFile, m: tarfile.TarInfo, whiteout
                      0o600, dir_fd=pfd)
         written = 0
         try:
-            stream = tf.fileobj
-            if m.sparse is None and isinstance(stream, _Input) and stream.tell() == m.offset_data:
-                while written < m.size:
-                    step = min(m.size - written, _SPACE_CHECK)
+            if stream.tell() != m.offset_data:
+                raise InvalidImage(f"layer archive is corrupt: {m.name!r} is not where its header says")
+            for offset, length in m.sparse or ((0, m.size),):
+                if m.sparse is not None:
+                    os.lseek(fd, offset, os.SEEK_SET)  # the gap before it stays a hole
+                done = 0
+                while done < length:
+                    step = min(length - done, _SPACE_CHECK)
                     got = stream.copy_to(fd, step)
-                    written += got
+                    done += got
                     if got < step:
                         raise InvalidImage(f"layer archive is corrupt or truncated: {m.name!r} ends early")
-                    if written % _SPACE_CHECK == 0:  # another 32 MiB
-                        _check_space(tree.root, written)
-            else:  # a sparse file: tarfile fills its holes
-                src = tf.extractfile(m)
-                if src is not None:
-                    while True:
-                        chunk = src.read(_CHUNK)
-                        if not chunk:
-                            break
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view):]
-                        written += len(chunk)
-                        if written % _SPACE_CHECK < len(chunk):  # crossed another 32 MiB
-                            _check_space(tree.root, written)
+                    if (written + done) // _SPACE_CHECK != (written + done - got) // _SPACE_CHECK:
+                        _check_space(tree.root, written + done)  # another 32 MiB
+                written += done
+            if m.sparse is not None:
+                os.ftruncate(fd, m.realsize)
             if written != m.size:
                 raise InvalidImage(f"layer member {m.name!r} is truncated")
             os.fchown(fd, m.uid, m.gid)
             os.fchmod(fd, m.mode & 0o7777)
-            _apply_xattrs(fd, m.pax_headers)
+            _apply_xattrs(fd, m.pax)
             os.utime(fd, (m.mtime, m.mtime))
         finally:
             os.close(fd)
-        return written
+        return m.realsize
     if m.issym():
         tree.clear_slot(pfd, name, keep_dir=False)
         os.symlink(m.linkname, name, dir_fd=pfd)

@@ -254,19 +254,15 @@ def _extract(stream, dest_fd: int, rename, owner) -> None:
     """Unpack a tar from `stream` into the directory `dest_fd` with tarsafe's
     defences. `rename(name)` maps a member name (None: skip it); `owner(uid, gid)`
     maps ownership (None: as in the archive)."""
-    import tarfile
-
     from ..errors import InvalidImage
-    from ..image.tarsafe import _Tree, _apply_member
+    from ..image.tarreader import Reader, TarFormatError
+    from ..image.tarsafe import _Input, _Tree, _apply_member
 
     tree = _Tree(dest_fd)
     try:
+        stream = _Input(stream)
         try:
-            tf = tarfile.open(fileobj=stream, mode="r|", bufsize=1 << 20)
-        except tarfile.ReadError as e:
-            raise CopyError(f"invalid tar archive: {e}") from None
-        try:
-            for m in tf:
+            for m in Reader(stream):
                 name = rename(m.name)
                 if name is None:
                     continue
@@ -279,14 +275,12 @@ def _extract(stream, dest_fd: int, rename, owner) -> None:
                 if owner is not None:
                     m.uid, m.gid = owner(m.uid, m.gid)
                 try:
-                    _apply_member(tree, tf, m, "none")
+                    _apply_member(tree, stream, m, "none")
                 except InvalidImage as e:
                     raise CopyError(e.message.replace("layer member", "archive member")
                                     .replace("layer ", "archive ")) from None
-        except (tarfile.TarError, EOFError) as e:
+        except TarFormatError as e:
             raise CopyError(f"invalid tar archive: {e}") from None
-        finally:
-            tf.close()
         for parts, mtime in reversed(tree.dir_times):
             try:
                 os.utime(parts[-1], (mtime, mtime), dir_fd=tree.parent(list(parts), create=False),
