@@ -15,6 +15,8 @@ import os
 from ..errors import InvalidImage
 from ..oci.digest import validate
 
+WRITEBACK_STEP = 2 << 20
+
 
 class BlobStore:
     def __init__(self, root: str) -> None:
@@ -83,12 +85,21 @@ class BlobWriter:
         self.f = open(self.tmp, "wb")
         self.hash = hashlib.sha256()
         self.size = 0
+        self._flushed = 0  # bytes handed to the kernel's writeback so far
 
     def write(self, data) -> None:
         """Append `data` (any bytes-like object)."""
         self.hash.update(data)
         self.size += len(data)
         self.f.write(data)
+        if self.size - self._flushed >= WRITEBACK_STEP:
+            # start writing back what is there, so that commit's fsync finds
+            # (almost) nothing left to wait for (~10 ms per 12 MB blob otherwise),
+            # and let the kernel drop those pages once they are clean: a layer
+            # blob is read again only by push and save
+            self.f.flush()
+            os.posix_fadvise(self.f.fileno(), self._flushed, self.size - self._flushed, os.POSIX_FADV_DONTNEED)
+            self._flushed = self.size
 
     def sync(self) -> None:
         """Make what was written durable (commit does it too; doing it early takes
