@@ -35,29 +35,96 @@ def readinto(f, b) -> int:
 
 
 class HashingReader:
-    """A file-like reader that hashes and counts what passes through it."""
+    """A file-like reader that hashes and counts what passes through it.
 
-    def __init__(self, f) -> None:
+    With `background`, the hashing runs in a helper thread (hashlib releases the
+    GIL), next to the decompression and file writes of the reader's caller: a
+    layer unpacks in about two thirds of the time when a core is free, as at the
+    end of a pull. The caller must then alternate between two buffers in
+    readinto: a buffer is hashed until the call after next."""
+
+    def __init__(self, f, background: bool = False) -> None:
         self.f = f
         self.hash = hashlib.sha256()
         self.size = 0
+        self._bg = _BackgroundHash(self.hash) if background else None
 
     def read(self, n: int = -1) -> bytes:
         b = self.f.read(n)
         if b:
-            self.hash.update(b)
+            if self._bg is not None:
+                self._bg.add(b)  # bytes are immutable: nothing to wait for
+            else:
+                self.hash.update(b)
             self.size += len(b)
         return b
 
     def readinto(self, b) -> int:
+        if self._bg is not None:
+            self._bg.wait(1)  # `b` was handed over two calls ago: hashed by now
         n = readinto(self.f, b)
         if n:
-            self.hash.update(memoryview(b)[:n])
+            if self._bg is not None:
+                self._bg.add(memoryview(b)[:n])
+            else:
+                self.hash.update(memoryview(b)[:n])
             self.size += n
         return n
 
     def digest(self) -> str:
+        if self._bg is not None:
+            self._bg.close()
         return "sha256:" + self.hash.hexdigest()
+
+    def close(self) -> None:
+        if self._bg is not None:
+            self._bg.close()
+
+
+class _BackgroundHash:
+    """Feeds buffers, in order, to a hash object from a helper thread."""
+
+    def __init__(self, h) -> None:
+        import threading
+        from collections import deque
+
+        self.h = h
+        self.pending: deque = deque()
+        self.cond = threading.Condition()
+        self.closed = False
+        self.thread = threading.Thread(target=self._run, name="layer-hash", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self.cond:
+                while not self.pending and not self.closed:
+                    self.cond.wait()
+                if not self.pending:
+                    return
+                data = self.pending[0]
+            self.h.update(data)
+            with self.cond:
+                self.pending.popleft()
+                self.cond.notify_all()
+
+    def add(self, data) -> None:
+        with self.cond:
+            self.pending.append(data)
+            self.cond.notify_all()
+
+    def wait(self, left: int) -> None:
+        """Until at most `left` buffers are still to be hashed."""
+        with self.cond:
+            while len(self.pending) > left:
+                self.cond.wait()
+
+    def close(self) -> None:
+        """Hash what is pending, then end the thread."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+        self.thread.join()
 
 
 class _CommandReader:
@@ -211,6 +278,8 @@ class _IsalGunzip:
 def preload() -> None:
     """Import what unpacking needs (tarfile, the inflate module) before forking
     workers: once here, rather than once in every worker."""
+    import threading  # noqa: F401  (HashingReader's helper thread)
+
     from . import tarsafe  # noqa: F401
 
     _inflate_module()
@@ -251,21 +320,24 @@ def open_uncompressed(f):
 
 
 def _drain(reader) -> None:
-    buf = bytearray(1 << 20)
-    while readinto(reader, buf):
-        pass
+    bufs = (bytearray(1 << 20), bytearray(1 << 20))  # alternating: see HashingReader
+    i = 0
+    while readinto(reader, bufs[i]):
+        i ^= 1
 
 
 def _verified(blob, diff_id: str, consume):
     """Feed the uncompressed layer to `consume`, check it hashes to `diff_id`, and
     return what `consume` returned."""
     raw = open_uncompressed(blob)
-    reader = HashingReader(raw)
+    # (every consumer here reads through two alternating buffers: see HashingReader)
+    reader = HashingReader(raw, background=True)
     try:
         result = consume(reader)
     except corrupt_stream_errors() as e:
         raise InvalidImage(f"layer is corrupt or truncated: {e}") from None
     finally:
+        reader.close()
         if hasattr(raw, "close") and not isinstance(raw, _Peeked):
             raw.close()
     if reader.digest() != diff_id:

@@ -205,7 +205,11 @@ class _Input:
     def __init__(self, f) -> None:
         self.f = f
         self._readinto = getattr(f, "readinto", None)
-        self.buf = memoryview(bytearray(_CHUNK)) if self._readinto is not None else None
+        # two buffers, used in turn: the source may still be hashing the last one
+        # (HashingReader in the background)
+        self.bufs = (memoryview(bytearray(_CHUNK)), memoryview(bytearray(_CHUNK))) \
+            if self._readinto is not None else None
+        self.turn = 0
         self.piece: bytes | memoryview = b""  # the source's latest read
         self.off = 0      # how much of it is consumed
         self.pos = 0      # stream offset of piece[off]
@@ -216,8 +220,10 @@ class _Input:
         is used up; empty at the end of the stream. What it returns is valid until
         the next call (it may be a view of the reused buffer)."""
         if self.off >= len(self.piece):
-            if self.buf is not None:
-                self.piece = self.buf[: self._readinto(self.buf) or 0]
+            if self.bufs is not None:
+                buf = self.bufs[self.turn]
+                self.turn ^= 1
+                self.piece = buf[: self._readinto(buf) or 0]
             else:
                 self.piece = self.f.read(_CHUNK)
             self.off = 0
