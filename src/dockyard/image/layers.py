@@ -37,17 +37,20 @@ def readinto(f, b) -> int:
 class HashingReader:
     """A file-like reader that hashes and counts what passes through it.
 
-    With `background`, the hashing runs in a helper thread (hashlib releases the
-    GIL), next to the decompression and file writes of the reader's caller: a
-    layer unpacks in about two thirds of the time when a core is free, as at the
-    end of a pull. The caller must then alternate between two buffers in
-    readinto: a buffer is hashed until the call after next."""
+    With `background`, the hashing runs in a helper thread (core/feeder.py), next
+    to the decompression and file writes of the reader's caller, which must then
+    alternate between two buffers in readinto: a buffer is hashed until the call
+    after next."""
 
     def __init__(self, f, background: bool = False) -> None:
         self.f = f
         self.hash = hashlib.sha256()
         self.size = 0
-        self._bg = _BackgroundHash(self.hash) if background else None
+        self._bg = None
+        if background:
+            from ..core.feeder import Feeder
+
+            self._bg = Feeder(self.hash.update, "layer-hash")
 
     def read(self, n: int = -1) -> bytes:
         b = self.f.read(n)
@@ -79,52 +82,6 @@ class HashingReader:
     def close(self) -> None:
         if self._bg is not None:
             self._bg.close()
-
-
-class _BackgroundHash:
-    """Feeds buffers, in order, to a hash object from a helper thread."""
-
-    def __init__(self, h) -> None:
-        import threading
-        from collections import deque
-
-        self.h = h
-        self.pending: deque = deque()
-        self.cond = threading.Condition()
-        self.closed = False
-        self.thread = threading.Thread(target=self._run, name="layer-hash", daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.pending and not self.closed:
-                    self.cond.wait()
-                if not self.pending:
-                    return
-                data = self.pending[0]
-            self.h.update(data)
-            with self.cond:
-                self.pending.popleft()
-                self.cond.notify_all()
-
-    def add(self, data) -> None:
-        with self.cond:
-            self.pending.append(data)
-            self.cond.notify_all()
-
-    def wait(self, left: int) -> None:
-        """Until at most `left` buffers are still to be hashed."""
-        with self.cond:
-            while len(self.pending) > left:
-                self.cond.wait()
-
-    def close(self) -> None:
-        """Hash what is pending, then end the thread."""
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
-        self.thread.join()
 
 
 class _CommandReader:
@@ -278,8 +235,7 @@ class _IsalGunzip:
 def preload() -> None:
     """Import what unpacking needs (tarfile, the inflate module) before forking
     workers: once here, rather than once in every worker."""
-    import threading  # noqa: F401  (HashingReader's helper thread)
-
+    from ..core import feeder  # noqa: F401  (HashingReader's helper thread)
     from . import tarsafe  # noqa: F401
 
     _inflate_module()
