@@ -127,6 +127,32 @@ def test_cross_repository_mount(dcfg, registry):
     assert "Mounted from a/app" in d.ok("push", f"{registry.host}/b/app:1")
 
 
+def test_pull_all_tags(dcfg, registry, tmp_path):
+    """`pull -a` fetches every tag the registry lists and names the repository."""
+    d = dcfg
+    d.ok("run", "--rm", "busybox", "true")
+    repo = f"{registry.host}/me/tags"
+    for tag in ("1", "2", "latest"):
+        d.ok("tag", "busybox", f"{repo}:{tag}")
+        d.ok("push", "-q", f"{repo}:{tag}")
+    other = _second_store(tmp_path)
+    try:
+        out = other.ok("pull", "--all-tags", repo)
+        assert "Using default tag" not in out
+        for tag in ("1", "2", "latest"):
+            assert f"{tag}: Pulling from me/tags" in out
+            assert other.ok("inspect", "-f", "{{.Id}}", f"{repo}:{tag}") == d.ok("inspect", "-f", "{{.Id}}", "busybox")
+        assert out.count("Pull complete") == 1  # the layer, once; the later tags find it
+        assert out.strip().splitlines()[-2:] == [f"Status: Downloaded newer image for {repo}", repo]
+        assert other.ok("pull", "-qa", repo).strip() == repo
+        p = other("pull", "-a", f"{repo}:1")
+        assert p.returncode == 125 and "tag can't be used with --all-tags/-a" in p.stderr
+        p = other("pull", "-a", f"{registry.host}/me/none")
+        assert p.returncode == 1 and "does not exist" in p.stderr
+    finally:
+        other.cleanup()
+
+
 def test_pull_by_digest_and_run_auto_pull(dcfg, registry, tmp_path):
     d = dcfg
     d.ok("run", "--rm", "busybox", "true")

@@ -105,3 +105,52 @@ def test_blob_redirects_are_followed_without_credentials(monkeypatch):
     finally:
         storage.shutdown()
         registry.shutdown()
+
+
+def _tag_server(pages: dict[str, tuple[bytes, str]]):
+    """A registry answering /v2/me/app/tags/list?... from `pages`: path -> (body, Link)."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            body, link = pages.get(self.path, (b'{"errors":[{"code":"NAME_UNKNOWN"}]}', ""))
+            self.send_response(200 if self.path in pages else 404)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            if link:
+                self.send_header("Link", link)
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_tag_lists_follow_link_pages_and_refuse_bad_tags(monkeypatch):
+    from dockyard.errors import NotFound
+    from dockyard.registry.client import RegistryError
+
+    monkeypatch.delenv("DOCKYARD_OFFLINE", raising=False)
+    base = "/v2/me/app/tags/list"
+    server = _tag_server({
+        base: (b'{"name":"me/app","tags":["1","2"]}', f'<{base}?last=2&n=2>; rel="next"'),
+        f"{base}?last=2&n=2": (b'{"name":"me/app","tags":["3"]}', ""),
+        "/v2/me/bad/tags/list": (b'{"name":"me/bad","tags":["ok","../../etc"]}', ""),
+        "/v2/me/loop/tags/list": (b'{"tags":["a"]}', '<http://example.com/v2/x>; rel="next"'),
+        "/v2/me/empty/tags/list": (b'{"name":"me/empty","tags":null}', ""),
+    })
+    try:
+        c = RegistryClient(f"127.0.0.1:{server.server_address[1]}")
+        assert c.list_tags("me/app") == ["1", "2", "3"]
+        assert c.list_tags("me/empty") == []
+        with pytest.raises(RegistryError, match="malformed"):
+            c.list_tags("me/bad")
+        with pytest.raises(RegistryError, match="another host"):
+            c.list_tags("me/loop")
+        with pytest.raises(NotFound):
+            c.list_tags("me/none")
+    finally:
+        server.shutdown()

@@ -110,6 +110,11 @@ class Reference:
         return hash(str(self))
 
 
+def valid_tag(tag: str) -> bool:
+    """[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"""
+    return bool(tag) and len(tag) <= 128 and tag[0] in _TAG_FIRST and all(c in _TAG_REST for c in tag)
+
+
 def parse(text: str, default_tag: bool = True) -> Reference:
     """Parse and normalise; adds `:latest` when neither tag nor digest is given."""
     if not text or len(text) > 4096:
@@ -127,7 +132,7 @@ def parse(text: str, default_tag: bool = True) -> Reference:
     colon = rest.rfind(":")
     if colon > rest.rfind("/"):
         rest, tag = rest[:colon], rest[colon + 1:]
-        if not tag or len(tag) > 128 or tag[0] not in _TAG_FIRST or any(c not in _TAG_REST for c in tag):
+        if not valid_tag(tag):
             raise _bad(text)
     first, slash, remainder = rest.partition("/")
     if slash and ("." in first or ":" in first or first == "localhost" or first != first.lower()):

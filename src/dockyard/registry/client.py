@@ -19,6 +19,7 @@ from .transport import HTTPTransport, Response
 
 DOCKER_HUB_HOST = "registry-1.docker.io"
 MAX_MANIFEST = 4 << 20
+MAX_TAG_PAGES = 1000
 MANIFEST_TYPES = (mediatypes.OCI_INDEX, mediatypes.DOCKER_MANIFEST_LIST, mediatypes.OCI_MANIFEST,
                   mediatypes.DOCKER_MANIFEST)
 SETTINGS_FILE = "/etc/dockyard/daemon.json"
@@ -54,6 +55,16 @@ def insecure_registries() -> set[str]:
 
 class RegistryError(DockyardError):
     """An error the registry reported in its JSON error body."""
+
+
+def _next_link(header: str) -> str | None:
+    """The target of `Link: <...>; rel="next"` (RFC 8288), as registries page lists."""
+    for part in header.split(","):
+        target, _, params = part.strip().partition(">")
+        if target.startswith("<") and any(p.strip().replace(" ", "") in ('rel="next"', "rel=next")
+                                          for p in params.split(";")):
+            return target[1:]
+    return None
 
 
 def _error_message(r: Response) -> str:
@@ -170,6 +181,43 @@ class RegistryClient:
         if media_type not in MANIFEST_TYPES:
             media_type = mediatypes.OCI_INDEX if "manifests" in doc else mediatypes.OCI_MANIFEST
         return data, media_type, digest
+
+    def list_tags(self, repo: str) -> list[str]:
+        """Every tag of `repo` (GET /v2/<name>/tags/list, following `Link: rel="next"`
+        pages); what the registry sends is checked like a tag the user typed."""
+        from ..oci.reference import valid_tag
+
+        tags: list[str] = []
+        path = f"/v2/{repo}/tags/list"
+        for _ in range(MAX_TAG_PAGES):
+            with self.request("GET", path, [f"repository:{repo}:pull"]) as r:
+                if r.status == 404:
+                    raise NotFound(f"pull access denied for {repo}, repository does not exist or may require "
+                                   "'dockyard login'")
+                if r.status != 200:
+                    raise RegistryError(f"{self.domain}: listing the tags of {repo}: {_error_message(r)}")
+                data = r.read(MAX_MANIFEST + 1)
+                link = r.headers.get("link", "")
+            page = None
+            try:
+                page = loads(data) if len(data) <= MAX_MANIFEST else None
+                names = page.get("tags") if isinstance(page, dict) else None
+            except ValueError:
+                names = None
+            if names is None and isinstance(page, dict) and "tags" in page:
+                names = []  # a repository without tags: "tags": null
+            if not isinstance(names, list) or not all(isinstance(t, str) and valid_tag(t) for t in names):
+                raise RegistryError(f"{self.domain}: the tag list of {repo} is malformed")
+            tags += [t for t in names if t not in tags]
+            nxt = _next_link(link)
+            if nxt is None:
+                return tags
+            if nxt.startswith(self.base + "/"):
+                nxt = nxt[len(self.base):]
+            if not nxt.startswith("/v2/"):
+                raise RegistryError(f"{self.domain}: the tag list of {repo} links to another host")
+            path = nxt
+        raise RegistryError(f"{self.domain}: the tag list of {repo} has more than {MAX_TAG_PAGES} pages")
 
     def get_blob(self, repo: str, digest: str) -> Response:
         r = self.request("GET", f"/v2/{repo}/blobs/{digest}", [f"repository:{repo}:pull"])

@@ -242,6 +242,12 @@ class Engine:
 
         return pull(self, ref, platform, progress)
 
+    def pull_all_tags(self, repo: str, platform: str | None = None, progress=None) -> tuple[str, bool]:
+        """Pull every tag of a repository: (its full name, whether any tag moved)."""
+        from .registry import pull_all_tags
+
+        return pull_all_tags(self, repo, platform, progress)
+
     def push(self, ref: str, progress=None) -> tuple[str, int]:
         """Push a tagged image: (manifest digest, manifest size)."""
         from .registry import push

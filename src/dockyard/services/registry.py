@@ -20,6 +20,30 @@ def pull(engine, text: str, platform: str | None = None, progress=None) -> tuple
     return image_id, str(ref), before is None or before.id != image_id
 
 
+def pull_all_tags(engine, text: str, platform: str | None = None, progress=None) -> tuple[str, bool]:
+    """`pull --all-tags`: every tag of a repository, in the registry's order, each
+    pulled as `pull` does; the first failure stops it (tags pulled before it stay),
+    as in Docker. Returns (the repository's full name, whether any tag moved)."""
+    from ..oci.platform import parse as parse_platform
+    from ..registry.client import RegistryClient
+    from ..registry.pull import pull as do_pull
+    from .images import _image_event
+
+    repo = reference.parse(text, default_tag=False)
+    if repo.tag or repo.digest:
+        raise InvalidArgument("tag can't be used with --all-tags/-a")
+    target = parse_platform(platform)
+    client = RegistryClient(repo.domain)
+    moved = False
+    for tag in client.list_tags(repo.path):
+        ref = reference.Reference(repo.domain, repo.path, tag, None)
+        before = engine._images().by_tag(str(ref))
+        image_id, _ = do_pull(engine, ref, target, progress, client)
+        _image_event(engine, "pull", ref.familiar, ref.familiar_name, image_id)
+        moved = moved or before is None or before.id != image_id
+    return repo.name, moved
+
+
 def push(engine, text: str, progress=None) -> tuple[str, int]:
     from ..registry.push import push as do_push
 

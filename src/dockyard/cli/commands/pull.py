@@ -7,7 +7,7 @@ import sys
 from ..flags import Command, Flag, parse
 
 PULL = Command("pull", "[OPTIONS] NAME[:TAG|@DIGEST]", "Download an image from a registry", [
-    Flag("-a, --all-tags", "bool", "Download all tagged images in the repository", hidden=True),
+    Flag("-a, --all-tags", "bool", "Download all tagged images in the repository"),
     Flag("--platform", "str", "Set platform if server is multi-platform capable"),
     Flag("-q, --quiet", "bool", "Suppress verbose output"),
 ], min_args=1, max_args=1, aliases=("image pull",))
@@ -21,17 +21,23 @@ def pull(ctx, argv: list[str]) -> int:
     if o["help"]:
         sys.stdout.write(PULL.help_text())
         return 0
-    from ...errors import InvalidArgument
     from ...oci import reference
     from ..progress import for_stream
 
+    progress = for_stream(sys.stdout, quiet=o["quiet"])
     if o["all_tags"]:
-        raise InvalidArgument("--all-tags is not supported; name the tags to pull")
+        name, moved = ctx.engine().pull_all_tags(args[0], o["platform"], progress)
+        if hasattr(progress, "finish"):
+            progress.finish()
+        if not o["quiet"]:
+            print(f"Status: {'Downloaded newer image' if moved else 'Image is up to date'} for "
+                  f"{reference.familiar(name)}")
+        print(name)
+        return 0
     ref = reference.parse(args[0], default_tag=False)
     if not ref.tag and not ref.digest:
         if not o["quiet"]:
             print("Using default tag: latest")
-    progress = for_stream(sys.stdout, quiet=o["quiet"])
     image_id, full, moved = ctx.engine().pull(args[0], o["platform"], progress)
     if hasattr(progress, "finish"):
         progress.finish()
