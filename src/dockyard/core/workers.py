@@ -10,7 +10,9 @@ marshal-able (a forked job answers over a pipe). A job's DockyardError is raised
 again, same class and message, in the caller; the first error stops new jobs.
 `meanwhile`, if given, runs in the caller once the first jobs are under way (work
 that would otherwise wait for them, or delay them); if it raises, the jobs are
-still waited for, then its error is raised.
+still waited for, then its error is raised. With `processes=False` the jobs run in
+threads even where they could fork: for jobs that mostly wait (small layers), a
+process's start, copy-on-write faults and exit cost more than the GIL does.
 """
 
 from __future__ import annotations
@@ -28,12 +30,12 @@ def _threads_running() -> bool:
     return t is not None and t.active_count() > 1
 
 
-def run(jobs: list, parallel: int, on_report=None, meanwhile=None) -> list:
+def run(jobs: list, parallel: int, on_report=None, meanwhile=None, processes: bool = True) -> list:
     if not jobs:
         if meanwhile is not None:
             meanwhile()
         return []
-    if _threads_running() or not hasattr(os, "fork"):
+    if not processes or _threads_running() or not hasattr(os, "fork"):
         return _run_threads(jobs, parallel, on_report, meanwhile)
     return _run_forked(jobs, parallel, on_report, meanwhile)
 

@@ -19,6 +19,7 @@ from .client import RegistryClient
 
 MAX_CONFIG = 16 << 20
 PARALLEL = 3  # Docker's max-concurrent-downloads
+PROCESS_MIN = 1 << 20  # compressed bytes of a layer worth a process of its own
 LAYER_TYPES = (mediatypes.OCI_LAYER, mediatypes.OCI_LAYER_GZIP, mediatypes.OCI_LAYER_ZSTD,
                mediatypes.DOCKER_LAYER, mediatypes.DOCKER_LAYER_GZIP, mediatypes.OCI_LAYER_NONDIST,
                mediatypes.OCI_LAYER_NONDIST_GZIP)
@@ -117,6 +118,9 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
             raise InvalidImage(f"layer {d['digest']} has unsupported media type {d['mediaType']}")
         if d.get("urls"):
             raise InvalidImage(f"layer {d['digest']} is a foreign layer, served from elsewhere")
+        size = d.get("size")
+        if size is not None and (type(size) is not int or size < 0):
+            raise InvalidImage(f"layer {d['digest']} has an invalid size {str(size)[:20]!r}")
 
     with client.get_blob(ref.path, config_desc["digest"]) as r:
         reader = _Counting(r, min(int(config_desc.get("size") or MAX_CONFIG), MAX_CONFIG), lambda n: None)
@@ -210,10 +214,13 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
 
         try:
             try:
+                # processes unpack in parallel on every core; for small layers
+                # (all waiting on the network) threads start and end for less
+                big = any(int(d.get("size") or 0) >= PROCESS_MIN for d in layers)
                 results = workers.run([job(i) for i in range(len(layers))], PARALLEL,
                                       lambda i, status, cur, total: progress.layer(_short(layers[i]["digest"]),
                                                                                    status, cur, total),
-                                      meanwhile=stage)
+                                      meanwhile=stage, processes=big)
             except BaseException:
                 _forget_partial(ing, layers, diff_ids)
                 raise
