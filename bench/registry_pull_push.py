@@ -6,7 +6,8 @@ A registry (Debian's docker-registry) is started on 127.0.0.1 for each measured
 push, so every push uploads everything; Dockyard pulls into its store after
 removing the image (`rmi`: blobs and layers go), skopeo into a fresh OCI
 directory. Dockyard's pull also decompresses, hashes (DiffIDs) and unpacks the
-layers, ready to run; skopeo's copy only stores the blobs. Dockyard's first push gzips the image's
+layers, ready to run; skopeo's copy only stores the blobs. Each pull starts after
+a sync, so neither side pays for writing back the previous run's files. Dockyard's first push gzips the image's
 uncompressed layers once (kept in its store); it is reported on its own line.
 
 Besides wall time, each row gives the median CPU time of the command and its
@@ -14,7 +15,7 @@ processes (user + system, what the 2-core budget is spent on) and, for pulls, th
 registry's own CPU while serving it: on a loaded machine the CPU figures are the
 steadier comparison.
 
-Run as root: `python3 bench/registry_pull_push.py [--runs 5] [--layer-mb 20]`.
+Run as root: `python3 bench/registry_pull_push.py [--runs 7] [--layer-mb 20]`.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ class Registry:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--runs", type=int, default=7)
     p.add_argument("--layers", type=int, default=5)
     p.add_argument("--layer-mb", type=int, default=20)
     p.add_argument("--dockyard", default=shutil.which("dockyard") or "/usr/local/bin/dockyard")
@@ -183,6 +184,7 @@ def main() -> int:
                     else:
                         argv, e = [skopeo, "copy", "-q", "--src-tls-verify=false", f"docker://{ref}",
                                    f"oci:{fresh}:big"], None
+                    os.sync()  # the last run's dirty pages are written back now, not during this one
                     before = reg.cpu()
                     t, c = timed(argv, e)
                     served[engine].append(reg.cpu() - before)
