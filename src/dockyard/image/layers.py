@@ -47,18 +47,17 @@ class HashingReader:
         self.hash = hashlib.sha256()
         self.size = 0
         self._bg = None
+        self._update = self.hash.update
         if background:
             from ..core.feeder import Feeder
 
             self._bg = Feeder(self.hash.update, "layer-hash")
+            self._update = self._bg.add
 
     def read(self, n: int = -1) -> bytes:
         b = self.f.read(n)
         if b:
-            if self._bg is not None:
-                self._bg.add(b)  # bytes are immutable: nothing to wait for
-            else:
-                self.hash.update(b)
+            self._update(b)  # bytes are immutable: nothing to wait for
             self.size += len(b)
         return b
 
@@ -67,19 +66,16 @@ class HashingReader:
             self._bg.wait(1)  # `b` was handed over two calls ago: hashed by now
         n = readinto(self.f, b)
         if n:
-            if self._bg is not None:
-                self._bg.add(memoryview(b)[:n])
-            else:
-                self.hash.update(memoryview(b)[:n])
+            self._update(memoryview(b)[:n])
             self.size += n
         return n
 
     def digest(self) -> str:
-        if self._bg is not None:
-            self._bg.close()
+        self.close()
         return "sha256:" + self.hash.hexdigest()
 
     def close(self) -> None:
+        """Wait for the helper thread's hashing (if any) and end it."""
         if self._bg is not None:
             self._bg.close()
 
@@ -233,8 +229,8 @@ class _IsalGunzip:
 
 
 def preload() -> None:
-    """Import what unpacking needs (tarfile, the inflate module) before forking
-    workers: once here, rather than once in every worker."""
+    """Import what unpacking needs (tarsafe, the hashing thread, the inflate
+    module) before forking workers: once here, rather than once in every worker."""
     from ..core import feeder  # noqa: F401  (HashingReader's helper thread)
     from . import tarsafe  # noqa: F401
 

@@ -193,8 +193,8 @@ def _check_space(dest: str, written: int) -> None:
 
 
 class _Input:
-    """The layer stream, read in large pieces (into one reused buffer when the
-    source has readinto) and handed out two ways: small reads and forward seeks for
+    """The layer stream, read in large pieces (into two reused buffers in turn when
+    the source has readinto) and handed out two ways: small reads and forward seeks for
     the tar headers, and `copy_to`, which writes a member's data to its file
     straight from the piece (no copy in Python). It keeps the last bytes the
     header reader consumed, so the end of the archive can be checked after it."""

@@ -67,6 +67,10 @@ def _next_link(header: str) -> str | None:
     return None
 
 
+def _repository_unknown(repo: str) -> NotFound:
+    return NotFound(f"pull access denied for {repo}, repository does not exist or may require 'dockyard login'")
+
+
 def _error_message(r: Response) -> str:
     try:
         doc = loads(r.read(1 << 16) or b"{}")
@@ -157,7 +161,7 @@ class RegistryClient:
             if r.status == 404:
                 msg = _error_message(r)
                 if "name unknown" in msg:
-                    raise NotFound(f"pull access denied for {repo}, repository does not exist or may require 'dockyard login'")
+                    raise _repository_unknown(repo)
                 raise NotFound(f"manifest for {repo}:{reference} not found: manifest unknown")
             if r.status != 200:
                 raise RegistryError(f"{self.domain}: fetching manifest {repo}:{reference}: {_error_message(r)}")
@@ -192,19 +196,17 @@ class RegistryClient:
         for _ in range(MAX_TAG_PAGES):
             with self.request("GET", path, [f"repository:{repo}:pull"]) as r:
                 if r.status == 404:
-                    raise NotFound(f"pull access denied for {repo}, repository does not exist or may require "
-                                   "'dockyard login'")
+                    raise _repository_unknown(repo)
                 if r.status != 200:
                     raise RegistryError(f"{self.domain}: listing the tags of {repo}: {_error_message(r)}")
                 data = r.read(MAX_MANIFEST + 1)
                 link = r.headers.get("link", "")
-            page = None
             try:
                 page = loads(data) if len(data) <= MAX_MANIFEST else None
-                names = page.get("tags") if isinstance(page, dict) else None
             except ValueError:
-                names = None
-            if names is None and isinstance(page, dict) and "tags" in page:
+                page = None
+            names = page.get("tags", False) if isinstance(page, dict) else False
+            if names is None:
                 names = []  # a repository without tags: "tags": null
             if not isinstance(names, list) or not all(isinstance(t, str) and valid_tag(t) for t in names):
                 raise RegistryError(f"{self.domain}: the tag list of {repo} is malformed")

@@ -216,7 +216,7 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
             try:
                 # processes unpack in parallel on every core; for small layers
                 # (all waiting on the network) threads start and end for less
-                big = any(int(d.get("size") or 0) >= PROCESS_MIN for d in layers)
+                big = any((d.get("size") or 0) >= PROCESS_MIN for d in layers)
                 results = workers.run([job(i) for i in range(len(layers))], PARALLEL,
                                       lambda i, status, cur, total: progress.layer(_short(layers[i]["digest"]),
                                                                                    status, cur, total),

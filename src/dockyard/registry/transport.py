@@ -251,20 +251,16 @@ class HTTPTransport:
             addr = host.encode("idna")
         sock = _open(addr, port, self.timeout)
         if scheme == "https":
+            import socket  # ssl wraps socket.socket objects (and imports socket itself)
+
+            sock = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
             try:
+                sock.settimeout(self.timeout)
                 if self._ssl is None:
                     import ssl
 
                     self._ssl = ssl.create_default_context()
-                import socket  # ssl wraps socket.socket objects (ssl imports it anyway)
-
-                plain = socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())
-                plain.settimeout(self.timeout)
-                try:
-                    sock = self._ssl.wrap_socket(plain, server_hostname=host)
-                except BaseException:
-                    plain.close()
-                    raise
+                sock = self._ssl.wrap_socket(sock, server_hostname=host)
             except BaseException:
                 sock.close()
                 raise

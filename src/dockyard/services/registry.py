@@ -9,15 +9,21 @@ from ..oci import reference
 def pull(engine, text: str, platform: str | None = None, progress=None) -> tuple[str, str, bool]:
     """Returns (image id, the normalised reference, whether the tag moved to it)."""
     from ..oci.platform import parse as parse_platform
-    from ..registry.pull import pull as do_pull
 
     ref = reference.parse(text)
-    before = engine._images().by_tag(str(ref)) if ref.tag and not ref.digest else None
-    image_id, _ = do_pull(engine, ref, parse_platform(platform), progress)
+    image_id, moved = _pull_ref(engine, ref, parse_platform(platform), progress)
+    return image_id, str(ref), moved
+
+
+def _pull_ref(engine, ref, target, progress, client=None) -> tuple[str, bool]:
+    """Pull one reference and record the event: (image id, whether its tag moved)."""
+    from ..registry.pull import pull as do_pull
     from .images import _image_event
 
+    before = engine._images().by_tag(str(ref)) if ref.tag and not ref.digest else None
+    image_id, _ = do_pull(engine, ref, target, progress, client)
     _image_event(engine, "pull", ref.familiar, ref.familiar_name, image_id)  # Docker: named by reference
-    return image_id, str(ref), before is None or before.id != image_id
+    return image_id, before is None or before.id != image_id
 
 
 def pull_all_tags(engine, text: str, platform: str | None = None, progress=None) -> tuple[str, bool]:
@@ -26,8 +32,6 @@ def pull_all_tags(engine, text: str, platform: str | None = None, progress=None)
     as in Docker. Returns (the repository's full name, whether any tag moved)."""
     from ..oci.platform import parse as parse_platform
     from ..registry.client import RegistryClient
-    from ..registry.pull import pull as do_pull
-    from .images import _image_event
 
     repo = reference.parse(text, default_tag=False)
     if repo.tag or repo.digest:
@@ -36,11 +40,9 @@ def pull_all_tags(engine, text: str, platform: str | None = None, progress=None)
     client = RegistryClient(repo.domain)
     moved = False
     for tag in client.list_tags(repo.path):
-        ref = reference.Reference(repo.domain, repo.path, tag, None)
-        before = engine._images().by_tag(str(ref))
-        image_id, _ = do_pull(engine, ref, target, progress, client)
-        _image_event(engine, "pull", ref.familiar, ref.familiar_name, image_id)
-        moved = moved or before is None or before.id != image_id
+        _, tag_moved = _pull_ref(engine, reference.Reference(repo.domain, repo.path, tag, None), target,
+                                 progress, client)
+        moved = moved or tag_moved
     return repo.name, moved
 
 

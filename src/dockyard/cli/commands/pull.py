@@ -30,8 +30,7 @@ def pull(ctx, argv: list[str]) -> int:
         if hasattr(progress, "finish"):
             progress.finish()
         if not o["quiet"]:
-            print(f"Status: {'Downloaded newer image' if moved else 'Image is up to date'} for "
-                  f"{reference.familiar(name)}")
+            _status(moved, reference.familiar(name))
         print(name)
         return 0
     ref = reference.parse(args[0], default_tag=False)
@@ -42,10 +41,13 @@ def pull(ctx, argv: list[str]) -> int:
     if hasattr(progress, "finish"):
         progress.finish()
     if not o["quiet"]:
-        name = reference.familiar(full) if reference.parse(full, default_tag=False).tag else args[0]
-        print(f"Status: {'Downloaded newer image' if moved else 'Image is up to date'} for {name}")
+        _status(moved, reference.familiar(full) if reference.parse(full, default_tag=False).tag else args[0])
     print(full)
     return 0
+
+
+def _status(moved: bool, name: str) -> None:
+    print(f"Status: {'Downloaded newer image' if moved else 'Image is up to date'} for {name}")
 
 
 def push(ctx, argv: list[str]) -> int:
