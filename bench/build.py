@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import statistics
 import subprocess
 import tempfile
 
@@ -50,9 +49,7 @@ CMD ["cat", "/app/ab.txt"]
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+    p = common.parser(__doc__)
     p.add_argument("--runs", type=int, default=7, help="measured runs per engine and workload (default %(default)s)")
     p.add_argument("--warmup", type=int, default=1, help="unmeasured runs first (default %(default)s, >= 1)")
     common.add_common_args(p)
@@ -128,20 +125,10 @@ def main() -> int:
         shutil.rmtree(ctx, ignore_errors=True)
 
     ok = True
-    targets = {"cold (--no-cache)": ("<= 1.00", 1.0), "cached rebuild": ("<= 0.33", 0.34)}
+    targets = {"cold (--no-cache)": "<= 1.00", "cached rebuild": "<= 0.33"}
     for label, times in results:
-        rows = []
-        for e in engines:
-            ts = times.get(e.name)
-            rows.append([e.name, len(ts), *common.stats_ms(ts)] if ts else [e.name, 0, "-", "-", "-"])
-        common.print_table(["engine", "runs", "median ms", "min ms", "p90 ms"], rows,
-                           title=f"== build, {label}  ({args.runs} runs, interleaved)")
-        med = {n: statistics.median(ts) for n, ts in times.items()}
-        print(f"ratio of medians: dockyard/podman = {common.ratio(med.get('dockyard'), med.get('podman'))}"
-              f"  dockyard/docker = {common.ratio(med.get('dockyard'), med.get('docker'))}"
-              f"   (target dockyard/podman {targets[label][0]})")
-        if "dockyard" in common.wanted_engines(args) and "dockyard" not in times:
-            ok = False
+        ok &= common.report_latency(engines, times, f"== build, {label}  ({args.runs} runs, interleaved)",
+                                    targets[label], args)
     if len(results) < 2 and "dockyard" in common.wanted_engines(args):
         ok = False
     common.print_skipped(engines)

@@ -90,6 +90,14 @@ class Engine:
         print(f"skipped {self.name}: {reason}", flush=True)
 
 
+def parser(doc: str) -> argparse.ArgumentParser:
+    """A script's argument parser: the first paragraph of its docstring as the
+    description, the rest kept as written."""
+    return argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                   formatter_class=argparse.RawDescriptionHelpFormatter,
+                                   epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+
+
 def add_common_args(p: argparse.ArgumentParser, *, root: str = DEFAULT_ROOT,
                     runroot: str = DEFAULT_RUNROOT) -> None:
     g = p.add_argument_group("engines and stores")
@@ -463,6 +471,22 @@ def print_table(headers: Sequence[str], rows: Iterable[Sequence[object]],
     for r in rows:
         print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))))
     sys.stdout.flush()
+
+
+def report_latency(engines: Iterable[Engine], times: dict[str, list[float]], title: str, target: str,
+                   args: argparse.Namespace) -> bool:
+    """One workload's table (median, min, p90 per engine) and its ratios of medians
+    against podman and docker; False if dockyard was wanted and has no times."""
+    rows = []
+    for e in engines:
+        ts = times.get(e.name)
+        rows.append([e.name, len(ts), *stats_ms(ts)] if ts else [e.name, 0, "-", "-", "-"])
+    print_table(["engine", "runs", "median ms", "min ms", "p90 ms"], rows, title=title)
+    med = {n: statistics.median(ts) for n, ts in times.items()}
+    print(f"ratio of medians: dockyard/podman = {ratio(med.get('dockyard'), med.get('podman'))}"
+          f"  dockyard/docker = {ratio(med.get('dockyard'), med.get('docker'))}"
+          f"   (target dockyard/podman {target})")
+    return "dockyard" not in wanted_engines(args) or "dockyard" in times
 
 
 def print_skipped(engines: Iterable[Engine]) -> None:

@@ -26,7 +26,6 @@ usage errors.
 from __future__ import annotations
 
 import argparse
-import statistics
 
 import common
 from common import BenchError, Engine
@@ -35,9 +34,7 @@ WORKLOADS = (("true", ["true"], ""), ("echo hi there", ["echo", "hi", "there"], 
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+    p = common.parser(__doc__)
     p.add_argument("--runs", type=int, default=20, help="measured runs per engine and workload (default %(default)s)")
     p.add_argument("--warmup", type=int, default=2, help="unmeasured runs first (default %(default)s, >= 1)")
     common.add_common_args(p)
@@ -85,18 +82,8 @@ def main() -> int:
 
     ok = True
     for label, times in results:
-        rows = []
-        for e in engines:
-            ts = times.get(e.name)
-            rows.append([e.name, len(ts), *common.stats_ms(ts)] if ts else [e.name, 0, "-", "-", "-"])
-        common.print_table(["engine", "runs", "median ms", "min ms", "p90 ms"], rows,
-                           title=f"== exec ID {label}  ({args.runs} runs, interleaved)")
-        med = {n: statistics.median(ts) for n, ts in times.items()}
-        print(f"ratio of medians: dockyard/podman = {common.ratio(med.get('dockyard'), med.get('podman'))}"
-              f"  dockyard/docker = {common.ratio(med.get('dockyard'), med.get('docker'))}"
-              f"   (target dockyard/podman <= 0.33)")
-        if "dockyard" in common.wanted_engines(args) and "dockyard" not in times:
-            ok = False
+        ok &= common.report_latency(engines, times, f"== exec ID {label}  ({args.runs} runs, interleaved)",
+                                    "<= 0.33", args)
     if not results and "dockyard" in common.wanted_engines(args):
         ok = False
     common.print_skipped(engines)

@@ -29,9 +29,7 @@ from common import BenchError, Engine
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+    p = common.parser(__doc__)
     p.add_argument("--lines", type=int, default=100_000, help="lines the container prints (default %(default)s)")
     p.add_argument("--runs", type=int, default=10, help="timed `logs` runs per engine (default %(default)s)")
     common.add_common_args(p)

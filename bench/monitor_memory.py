@@ -39,9 +39,7 @@ MONITOR_COMM = {"dockyard": "dockyard-mon", "podman": "conmon", "docker": "conta
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+    p = common.parser(__doc__)
     p.add_argument("--containers", type=int, default=10,
                    help="containers per engine (default %(default)s)")
     p.add_argument("--first", type=float, default=2.0,

@@ -37,9 +37,7 @@ from common import BenchError, Engine
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+    p = common.parser(__doc__)
     p.add_argument("--dockyard-count", type=int, default=1000,
                    help="containers to create with Dockyard (default %(default)s)")
     p.add_argument("--peer-count", type=int, default=200,

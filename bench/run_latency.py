@@ -36,7 +36,6 @@ import argparse
 import itertools
 import os
 import shutil
-import statistics
 
 import common
 from common import Engine
@@ -47,9 +46,7 @@ BUNDLE = {"true": "true", "echo hi there": "echo"}
 
 
 def parse_args() -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
+    p = common.parser(__doc__)
     p.add_argument("--runs", type=int, default=20, help="measured runs per engine and workload (default %(default)s)")
     p.add_argument("--warmup", type=int, default=2, help="unmeasured runs first (default %(default)s, >= 1)")
     p.add_argument("--no-floors", action="store_true", help="do not time bare crun and unshare+chroot")
@@ -103,22 +100,10 @@ def main() -> int:
         common.warm_up(everyone, argv_for, args.warmup, expect)
         times = common.measure_round_robin(everyone, argv_for, args.runs, label)
 
-        rows = []
-        for e in everyone:
-            ts = times.get(e.name)
-            if ts:
-                rows.append([e.name, len(ts), *common.stats_ms(ts)])
-            else:
-                rows.append([e.name, 0, "-", "-", "-"])
-        common.print_table(["engine", "runs", "median ms", "min ms", "p90 ms"], rows,
-                           title=f"== run --rm {args.image} {label}  ({args.runs} runs, interleaved)")
+        ok &= common.report_latency(everyone, times,
+                                    f"== run --rm {args.image} {label}  ({args.runs} runs, interleaved)",
+                                    "<= 0.33", args)
         common.print_skipped(everyone)
-        med = {n: statistics.median(ts) for n, ts in times.items()}
-        print(f"ratio of medians: dockyard/podman = {common.ratio(med.get('dockyard'), med.get('podman'))}"
-              f"  dockyard/docker = {common.ratio(med.get('dockyard'), med.get('docker'))}"
-              f"   (target dockyard/podman <= 0.33)")
-        if "dockyard" in common.wanted_engines(args) and "dockyard" not in times:
-            ok = False
     return 0 if ok else 1
 
 
