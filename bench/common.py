@@ -98,6 +98,22 @@ def parser(doc: str) -> argparse.ArgumentParser:
                                    epilog="Run `bash /work/shared/peers/setup.sh` first for the peers.")
 
 
+def latency_args(doc: str, runs: int, warmup: int, extra=None) -> argparse.Namespace:
+    """The arguments of the scripts that time one command per engine: --runs,
+    --warmup, the script's own (`extra(parser)` adds them) and the common ones."""
+    p = parser(doc)
+    p.add_argument("--runs", type=int, default=runs, help="measured runs per engine and workload (default %(default)s)")
+    p.add_argument("--warmup", type=int, default=warmup, help="unmeasured runs first (default %(default)s, >= 1)")
+    if extra is not None:
+        extra(p)
+    add_common_args(p)
+    args = p.parse_args()
+    if args.runs < 1 or args.warmup < 1:
+        p.error("--runs and --warmup must be >= 1")
+    wanted_engines(args)
+    return args
+
+
 def add_common_args(p: argparse.ArgumentParser, *, root: str = DEFAULT_ROOT,
                     runroot: str = DEFAULT_RUNROOT) -> None:
     g = p.add_argument_group("engines and stores")

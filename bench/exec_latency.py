@@ -34,15 +34,7 @@ WORKLOADS = (("true", ["true"], ""), ("echo hi there", ["echo", "hi", "there"], 
 
 
 def parse_args() -> argparse.Namespace:
-    p = common.parser(__doc__)
-    p.add_argument("--runs", type=int, default=20, help="measured runs per engine and workload (default %(default)s)")
-    p.add_argument("--warmup", type=int, default=2, help="unmeasured runs first (default %(default)s, >= 1)")
-    common.add_common_args(p)
-    args = p.parse_args()
-    if args.runs < 1 or args.warmup < 1:
-        p.error("--runs and --warmup must be >= 1")
-    common.wanted_engines(args)
-    return args
+    return common.latency_args(__doc__, runs=20, warmup=2)
 
 
 def start_container(e: Engine, args: argparse.Namespace) -> str:

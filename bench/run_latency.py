@@ -46,16 +46,8 @@ BUNDLE = {"true": "true", "echo hi there": "echo"}
 
 
 def parse_args() -> argparse.Namespace:
-    p = common.parser(__doc__)
-    p.add_argument("--runs", type=int, default=20, help="measured runs per engine and workload (default %(default)s)")
-    p.add_argument("--warmup", type=int, default=2, help="unmeasured runs first (default %(default)s, >= 1)")
-    p.add_argument("--no-floors", action="store_true", help="do not time bare crun and unshare+chroot")
-    common.add_common_args(p)
-    args = p.parse_args()
-    if args.runs < 1 or args.warmup < 1:
-        p.error("--runs and --warmup must be >= 1")
-    common.wanted_engines(args)
-    return args
+    return common.latency_args(__doc__, runs=20, warmup=2, extra=lambda p: p.add_argument(
+        "--no-floors", action="store_true", help="do not time bare crun and unshare+chroot"))
 
 
 def floor_engines(args: argparse.Namespace) -> list[Engine]:
