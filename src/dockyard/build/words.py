@@ -278,12 +278,7 @@ class _Lexer:
         pattern_like = ch in ("#", "%")
         if null_is_unset and pattern_like:
             raise _SyntaxError(f"unsupported modifier ({modifier}) in substitution")
-        try:
-            word, _ = self.run("}", pattern_like)
-        except _SyntaxError:
-            if self.peek() is None:
-                raise _SyntaxError("syntax error: missing '}'") from None
-            raise
+        word = self._until("}", pattern_like, "syntax error: missing '}'")
 
         value, found = self.lookup(name)
         if self.skip_unset and not found:
@@ -308,22 +303,21 @@ class _Lexer:
             return _trim_suffix(word, value, greedy)
         raise _SyntaxError(f"unsupported modifier ({modifier}) in substitution")
 
+    def _until(self, stop: str, raw_escapes: bool, missing: str) -> str:
+        """The word up to `stop`; `missing` is the error when the text ends first."""
+        try:
+            return self.run(stop, raw_escapes)[0]
+        except _SyntaxError:
+            if self.peek() is None:
+                raise _SyntaxError(missing) from None
+            raise
+
     def _replace(self, name: str) -> str:
         replace_all = self.peek() == "/"
         if replace_all:
             self.pos += 1
-        try:
-            pattern, _ = self.run("/", True)
-        except _SyntaxError:
-            if self.peek() is None:
-                raise _SyntaxError("syntax error: missing '/' in ${}") from None
-            raise
-        try:
-            replacement, _ = self.run("}", True)
-        except _SyntaxError:
-            if self.peek() is None:
-                raise _SyntaxError("syntax error: missing '}'") from None
-            raise
+        pattern = self._until("/", True, "syntax error: missing '/' in ${}")
+        replacement = self._until("}", True, "syntax error: missing '}'")
         value, found = self.lookup(name)
         if self.skip_unset and not found:
             return "${%s/%s/%s}" % (name, pattern, replacement)
