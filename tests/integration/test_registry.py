@@ -175,13 +175,19 @@ def test_pull_by_digest_and_run_auto_pull(dcfg, registry, tmp_path):
         other.cleanup()
 
 
-def _push_platform_image(registry, arch: str, layer: bytes) -> tuple[str, str, int]:
+def _push_platform_image(registry, arch: str, layer: bytes, repo: str = "multi/app",
+                         diff_ids: list[str] | None = None, layers: list[bytes] | None = None) -> tuple[str, str, int]:
+    """Blobs and a manifest put straight into the registry, so a test can make
+    them say anything: `diff_ids` (default: those of `layers`) need not match."""
+    layers = layers or [layer]
+    if diff_ids is None:
+        diff_ids = ["sha256:" + hashlib.sha256(b).hexdigest() for b in layers]
     cfg = json.dumps({"architecture": arch, "os": "linux", "created": "2025-01-01T00:00:00Z",
                       "config": {"Cmd": ["/bin/busybox", "echo", arch]},
-                      "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(layer).hexdigest()]}}).encode()
-    for blob in (layer, cfg):
+                      "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
+    for blob in (*layers, cfg):
         digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-        req = urllib.request.Request(f"http://{registry.host}/v2/multi/app/blobs/uploads/", method="POST", data=b"")
+        req = urllib.request.Request(f"http://{registry.host}/v2/{repo}/blobs/uploads/", method="POST", data=b"")
         with urllib.request.urlopen(req) as r:
             loc = r.headers["Location"]
         loc = loc if loc.startswith("http") else f"http://{registry.host}{loc}"
@@ -193,10 +199,10 @@ def _push_platform_image(registry, arch: str, layer: bytes) -> tuple[str, str, i
                            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
                                       "digest": "sha256:" + hashlib.sha256(cfg).hexdigest(), "size": len(cfg)},
                            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
-                                       "digest": "sha256:" + hashlib.sha256(layer).hexdigest(),
-                                       "size": len(layer)}]}).encode()
+                                       "digest": "sha256:" + hashlib.sha256(b).hexdigest(),
+                                       "size": len(b)} for b in layers]}).encode()
     mdigest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    registry.put(f"/v2/multi/app/manifests/{mdigest}", manifest, "application/vnd.oci.image.manifest.v1+json")
+    registry.put(f"/v2/{repo}/manifests/{mdigest}", manifest, "application/vnd.oci.image.manifest.v1+json")
     return mdigest, "sha256:" + hashlib.sha256(cfg).hexdigest(), len(manifest)
 
 
@@ -563,6 +569,25 @@ def test_layers_already_in_the_store_are_not_fetched_again(fresh_dy, registry, t
         assert other.ok("run", "--rm", f"{registry.host}/x/b:1", "/bin/busybox", "cat", "/b") == "b"
     finally:
         other.cleanup()
+
+
+def test_a_stored_blob_is_not_taken_for_another_stored_layer(fresh_dy, registry, tmp_path):
+    """A manifest pairing a blob the store has with a layer the store has, which
+    that blob is not, is refused: nothing unpacked from one is filed as the other."""
+    from dockyard.oci.platform import host
+
+    d = fresh_dy
+    base, extra = _busybox_layer(), _file_layer("b", b"b")
+    arch = host().architecture
+    good, _, _ = _push_platform_image(registry, arch, base, repo="x/app", layers=[base, extra])
+    base_id = "sha256:" + hashlib.sha256(base).hexdigest()
+    bad, _, _ = _push_platform_image(registry, arch, extra, repo="x/app", layers=[extra], diff_ids=[base_id])
+    d.ok("pull", f"{registry.host}/x/app@{good}")
+    before = _store_snapshot(d)
+    p = d("pull", f"{registry.host}/x/app@{bad}")
+    assert p.returncode == 1 and p.stderr.count("\n") == 1 and "does not match" in p.stderr, p.stderr
+    assert _store_snapshot(d) == before
+    assert d.ok("run", "--rm", f"{registry.host}/x/app@{good}", "/bin/busybox", "cat", "/b") == "b"
 
 
 def test_an_interrupted_pull_leaves_nothing_and_can_be_rerun(fresh_dy, registry, tmp_path):

@@ -16,7 +16,7 @@ def test_buffers_are_fed_in_order_and_close_waits_for_them() -> None:
         f.add(str(i).encode())
     f.close()
     assert seen == [str(i).encode() for i in range(100)]
-    assert not f.thread.is_alive()
+    assert not f.alive
 
 
 def test_two_alternating_buffers_hash_as_one_stream() -> None:

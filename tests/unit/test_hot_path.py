@@ -77,3 +77,27 @@ def test_every_module_imports_on_its_own():
     count, *bad = r.stdout.strip().split("\n")
     assert int(count) > 100
     assert not bad, bad
+
+
+def test_pull_reaches_its_first_layer_without_sqlite_or_threading():
+    """What a pull imports before it forks its layer downloads: the database (and
+    the C module) and the threading module come only once the downloads run."""
+    mods = _modules("import dockyard.cli.main, dockyard.cli.commands.pull, dockyard.services.engine, "
+                    "dockyard.services.registry, dockyard.registry.pull, dockyard.image.ingest, "
+                    "dockyard.snapshot.overlay, dockyard.core.workers, dockyard.image.layers; "
+                    "dockyard.image.layers.preload()")
+    assert not (mods & {"_sqlite3", "sqlite3", "threading", "tarfile", "json"}), \
+        sorted(mods & {"_sqlite3", "sqlite3", "threading", "tarfile", "json"})
+
+
+def test_the_storage_driver_is_read_without_opening_the_database(tmp_path, monkeypatch):
+    from dockyard.services.engine import Engine
+
+    monkeypatch.setenv("DOCKYARD_STORAGE_DRIVER", "vfs")
+    first = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
+    assert first.storage_driver == "vfs" and first._db is not None  # chosen and recorded
+    first.close()
+    assert (tmp_path / "root" / "storage-driver").read_text() == "vfs"
+    monkeypatch.setenv("DOCKYARD_STORAGE_DRIVER", "overlay2")  # a store keeps its driver
+    second = Engine(str(tmp_path / "root"), str(tmp_path / "run"))
+    assert second.storage_driver == "vfs" and second._db is None

@@ -11,41 +11,48 @@ The caller promises not to change a buffer it handed over until `wait(1)` has
 returned twice more, i.e. it cycles through two buffers (or hands over bytes,
 which cannot change). The first error of the function is raised again, in the
 caller, by the next `add`, `wait` or `close`.
+
+Built on the `_thread` and `_queue` C modules: `threading` would cost a pull
+~3 ms of imports (functools, collections) before its first layer starts.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
+import _thread
+from _queue import SimpleQueue
+
+_END = object()
 
 
 class Feeder:
     def __init__(self, sink, name: str) -> None:
         self.sink = sink
-        self.pending: deque = deque()
-        self.cond = threading.Condition()
-        self.closed = False
+        self.name = name
+        self.todo: SimpleQueue = SimpleQueue()  # buffers for the thread, then _END
+        self.fed: SimpleQueue = SimpleQueue()   # a token for each buffer it is done with
+        self.pending = 0  # buffers handed over and not yet known to be done with
         self.error: BaseException | None = None  # to raise in the caller, once
         self.failed = False  # after an error, nothing more reaches the function
-        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.thread.start()
+        self.closed = False
+        self.ended = _thread.allocate_lock()  # held until the thread ends
+        self.ended.acquire()
+        _thread.start_new_thread(self._run, ())
+
+    @property
+    def alive(self) -> bool:
+        return self.ended.locked()
 
     def _run(self) -> None:
-        while True:
-            with self.cond:
-                while not self.pending and not self.closed:
-                    self.cond.wait()
-                if not self.pending:
-                    return
-                data = self.pending[0]
-            if not self.failed:
-                try:
-                    self.sink(data)
-                except BaseException as e:  # reported to the caller, which stops
-                    self.error, self.failed = e, True
-            with self.cond:
-                self.pending.popleft()
-                self.cond.notify_all()
+        try:
+            while (data := self.todo.get()) is not _END:
+                if not self.failed:
+                    try:
+                        self.sink(data)
+                    except BaseException as e:  # reported to the caller, which stops
+                        self.error, self.failed = e, True
+                self.fed.put(None)
+        finally:
+            self.ended.release()
 
     def _raise(self) -> None:
         if self.error is not None:
@@ -54,22 +61,22 @@ class Feeder:
 
     def add(self, data) -> None:
         self._raise()
-        with self.cond:
-            self.pending.append(data)
-            self.cond.notify_all()
+        self.todo.put(data)
+        self.pending += 1
 
     def wait(self, left: int) -> None:
         """Until at most `left` buffers are still to be fed."""
-        with self.cond:
-            while len(self.pending) > left:
-                self.cond.wait()
+        while self.pending > left:
+            self.fed.get()
+            self.pending -= 1
         self._raise()
 
     def close(self) -> None:
         """Feed what is pending, end the thread, raise the function's error if any."""
-        if self.thread.is_alive():
-            with self.cond:
-                self.closed = True
-                self.cond.notify_all()
-            self.thread.join()
+        if not self.closed:
+            self.closed = True
+            self.todo.put(_END)
+            self.ended.acquire()  # the thread has ended
+            self.ended.release()
+            self.pending = 0
         self._raise()

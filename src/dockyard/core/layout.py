@@ -4,6 +4,7 @@
 
     <root>  (default /var/lib/dockyard; --root or DOCKYARD_ROOT)
     ├── dockyard.db                  SQLite: images, tags, layers, containers (see store.db)
+    ├── storage-driver               overlay2 or vfs: a copy of the database's choice
     ├── blobs/sha256/<hex>           content-addressed blobs: manifests, configs, layer tars
     ├── blobs/ingest/                blobs being written; renamed into place once verified
     ├── layers/<diff-id hex>/diff    each image layer, unpacked once, shared by containers
@@ -48,6 +49,10 @@ class Layout:
     @property
     def db(self) -> str:
         return self.root + "/dockyard.db"
+
+    @property
+    def driver_file(self) -> str:
+        return self.root + "/storage-driver"
 
     @property
     def blobs(self) -> str:

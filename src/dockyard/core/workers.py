@@ -20,14 +20,14 @@ from __future__ import annotations
 import marshal
 import os
 import struct
-import sys
 
 from .. import errors
 
 
 def _threads_running() -> bool:
-    t = sys.modules.get("threading")
-    return t is not None and t.active_count() > 1
+    import _thread
+
+    return _thread._count() > 0  # Python threads besides this one (threading's too)
 
 
 def run(jobs: list, parallel: int, on_report=None, meanwhile=None, processes: bool = True) -> list:

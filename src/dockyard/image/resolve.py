@@ -32,7 +32,7 @@ class RegistrySource:
         from ..oci.platform import parse
         from ..registry.pull import pull
 
-        image_id, new = pull(engine, ref, parse(platform), progress)
+        image_id, new, _ = pull(engine, ref, parse(platform), progress)
         if progress is not None:
             progress.status(f"Status: {'Downloaded newer image' if new else 'Image is up to date'} for {ref.familiar}")
         return image_id

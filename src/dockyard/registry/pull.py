@@ -100,8 +100,9 @@ def resolve_manifest(client: RegistryClient, ref: Reference, platform: Platform)
 
 
 def pull(engine, ref: Reference, platform: Platform, progress: Progress | None = None,
-         client: RegistryClient | None = None) -> tuple[str, bool]:
-    """Pull `ref`; returns (image id, whether anything new was stored)."""
+         client: RegistryClient | None = None) -> tuple[str, bool, bool]:
+    """Pull `ref`; returns (image id, whether anything new was stored, whether the
+    tag moved to it: a new tag, or one that named another image)."""
     progress = progress or Progress()
     client = client or RegistryClient(ref.domain)
     progress.status(f"{ref.tag or ref.digest}: Pulling from {ref.path.removeprefix('library/') if ref.domain == 'docker.io' else ref.path}")
@@ -143,31 +144,33 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
         raise InvalidImage(f"config of {ref.familiar} lists {len(diff_ids)} layers, its manifest {len(layers)}")
 
     image_id = config_desc["digest"]
-    existing = engine._images().by_id(image_id)
     # pulled by digest, the image gets no tag (with both, the digest decides what is
     # fetched and the tag is not trusted to name it), as Docker does
     tags = [str(ref)] if ref.tag and not ref.digest else []
     repo_digests = [(ref.name, top_digest)]
-    if existing is not None:
-        _retag(engine, image_id, tags, repo_digests)
-        progress.status(f"Digest: {top_digest}")
-        return image_id, False
-    # layers this store already has, unpacked from the same blob: nothing to fetch or check
-    known = {d: (blob, size) for d, blob, size in engine.db.all(
-        f"SELECT diff_id, blob, size FROM layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
-        tuple(diff_ids))} if diff_ids else {}
+
+    def moved(before) -> bool:
+        return not tags or before is None or before.id != image_id
 
     with engine._ingest() as ing:
+        # The database is opened only once the downloads are under way (~7 ms off
+        # the time to the first byte), unless the config is stored already: then
+        # the image may well be here, and nothing is downloaded.
+        if ing.blobs.exists(image_id) and ing.images.by_id(image_id) is not None:
+            before = ing.images.by_tag(tags[0]) if tags else None
+            _retag(ing, image_id, tags, repo_digests)
+            progress.status(f"Digest: {top_digest}")
+            return image_id, False, moved(before)
+
         def job(i: int):
             def fetch(report) -> tuple:
-                """Runs in a worker: returns (blob, blob size, unpacked size, new blob, new layer)."""
+                """Runs in a worker: returns (blob, blob size, unpacked size or None
+                when found unpacked already, new blob, new layer)."""
                 desc, diff_id = layers[i], diff_ids[i]
                 size = int(desc.get("size") or 0)
-                have = known.get(diff_id)
-                if have and have[0] == desc["digest"] and ing.layers.present(diff_id) \
-                        and ing.blobs.exists(desc["digest"]):
-                    report("Already exists", 0, 0)
-                    return desc["digest"], size, have[1], False, False
+                if ing.layers.present(diff_id) and ing.blobs.exists(desc["digest"]):
+                    report("Already exists", 0, 0)  # that the two belong together: checked below
+                    return desc["digest"], size, None, False, False
                 new_layer = not ing.layers.present(diff_id)
                 if ing.blobs.exists(desc["digest"]):
                     report("Extracting", 0, 0)
@@ -201,16 +204,24 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
 
         preload()
         staged = []
+        found: dict = {}  # what the database knows, read while the layers download
 
-        def stage() -> None:
-            """Config and manifest, written and synced while the layers download;
-            they get their names with the image, not before."""
+        def meanwhile() -> None:
+            """Config and manifest, written and synced while the layers download
+            (they get their names with the image, not before), and the database's
+            side: the image (stored without its config blob?), the tag, the layers
+            this store has."""
             for data, digest in ((config_bytes, image_id), (manifest_bytes, manifest_digest)):
                 if not ing.blobs.exists(digest):
                     w = ing.blobs.writer(digest)
                     staged.append(w)
                     w.write(data)
                     w.sync()
+            found["image"] = ing.images.by_id(image_id)
+            found["before"] = ing.images.by_tag(tags[0]) if tags else None
+            found["layers"] = {d: (blob, size) for d, blob, size in ing.db.all(
+                f"SELECT diff_id, blob, size FROM layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
+                tuple(diff_ids))} if diff_ids else {}
 
         try:
             try:
@@ -220,24 +231,36 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
                 results = workers.run([job(i) for i in range(len(layers))], PARALLEL,
                                       lambda i, status, cur, total: progress.layer(_short(layers[i]["digest"]),
                                                                                    status, cur, total),
-                                      meanwhile=stage, processes=big)
+                                      meanwhile=meanwhile, processes=big)
             except BaseException:
                 _forget_partial(ing, layers, diff_ids)
                 raise
+            if found["image"] is not None:
+                _retag(ing, image_id, tags, repo_digests)
+                progress.status(f"Digest: {top_digest}")
+                return image_id, False, moved(found["before"])
             for (blob, _, _, new_blob, new_layer), diff_id in zip(results, diff_ids):
                 if new_blob and blob not in ing._new_blobs:
                     ing._new_blobs.append(blob)
                 if new_layer and diff_id not in ing._new_layers:
                     ing._new_layers.append(diff_id)
+            sizes = []
+            for (blob, _, unpacked, _, _), diff_id in zip(results, diff_ids):
+                if unpacked is None:
+                    have = found["layers"].get(diff_id)
+                    # a layer and a blob the store has, but not known as a pair:
+                    # make sure the blob is that layer
+                    unpacked = have[1] if have and have[0] == blob else ing.layer(blob, diff_id)
+                sizes.append(unpacked)
             for w in staged:
                 ing._new_blobs.append(w.commit())
             blobs = [(r[0], r[1], d.get("mediaType") or mediatypes.OCI_LAYER_GZIP) for r, d in zip(results, layers)]
-            ing.commit(config_bytes, blobs, tags, [r[2] for r in results], manifest_bytes, repo_digests)
+            ing.commit(config_bytes, blobs, tags, sizes, manifest_bytes, repo_digests)
         finally:
             for w in staged:
                 w.abort()  # nothing once committed
     progress.status(f"Digest: {top_digest}")
-    return image_id, True
+    return image_id, True, moved(found["before"])
 
 
 def _forget_partial(ing, layers: list[dict], diff_ids: list[str]) -> None:
@@ -256,11 +279,11 @@ def _forget_partial(ing, layers: list[dict], diff_ids: list[str]) -> None:
             ing._new_blobs.append(d["digest"])
 
 
-def _retag(engine, image_id: str, tags: list[str], repo_digests: list[tuple[str, str]]) -> None:
+def _retag(ing, image_id: str, tags: list[str], repo_digests: list[tuple[str, str]]) -> None:
     from ..core.clock import now_ns
 
-    images = engine._images()
-    with engine.db.write() as conn:
+    images = ing.images
+    with ing.db.write() as conn:
         for name, digest in repo_digests:
             conn.execute("INSERT OR REPLACE INTO repo_digests (name, digest, image_id) VALUES (?,?,?)",
                          (name, digest, image_id))

@@ -117,7 +117,17 @@ class Engine:
 
     @property
     def storage_driver(self) -> str:
+        """Chosen once per store and recorded in its database; a copy in
+        <root>/storage-driver lets a pull start unpacking before it opens the database."""
         if self._driver is None:
+            try:
+                with open(self.layout.driver_file) as f:
+                    name = f.read().strip()
+                if name in ("overlay2", "vfs"):
+                    self._driver = name
+                    return name
+            except OSError:
+                pass
             row = self.db.one("SELECT value FROM meta WHERE key='storage_driver'")
             if row is None:
                 from ..snapshot import default_driver
@@ -132,6 +142,12 @@ class Engine:
                     c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('storage_driver', ?)", (driver,))
                 row = self.db.one("SELECT value FROM meta WHERE key='storage_driver'")
             self._driver = row[0]
+            from ..core.files import atomic_write
+
+            try:
+                atomic_write(self.layout.driver_file, self._driver)
+            except OSError:
+                pass  # a store this user may read but not write
         return self._driver
 
     def _snapshotter(self):
@@ -154,7 +170,7 @@ class Engine:
         from ..image.layers import LayerStore
         from ..store.blobs import BlobStore
 
-        return Ingest(self.layout.root, self.db, BlobStore(self.layout.blobs),
+        return Ingest(self.layout.root, lambda: self.db, BlobStore(self.layout.blobs),
                       LayerStore(self.layout.layers, self._snapshotter().whiteouts))
 
     @staticmethod

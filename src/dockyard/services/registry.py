@@ -20,10 +20,9 @@ def _pull_ref(engine, ref, target, progress, client=None) -> tuple[str, bool]:
     from ..registry.pull import pull as do_pull
     from .images import _image_event
 
-    before = engine._images().by_tag(str(ref)) if ref.tag and not ref.digest else None
-    image_id, _ = do_pull(engine, ref, target, progress, client)
+    image_id, _, moved = do_pull(engine, ref, target, progress, client)
     _image_event(engine, "pull", ref.familiar, ref.familiar_name, image_id)  # Docker: named by reference
-    return image_id, before is None or before.id != image_id
+    return image_id, moved
 
 
 def pull_all_tags(engine, text: str, platform: str | None = None, progress=None) -> tuple[str, bool]:

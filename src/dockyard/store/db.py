@@ -50,10 +50,22 @@ from __future__ import annotations
 
 import os
 
-try:
-    from _sqlite3 import OperationalError, IntegrityError, connect as _connect
-except ImportError:  # pragma: no cover - a Python built without the C module's name
-    from sqlite3 import OperationalError, IntegrityError, connect as _connect
+
+def _sqlite():
+    """The C module, loaded with the first database opened (~4 ms: a pull opens
+    its database only once its downloads are under way)."""
+    try:
+        import _sqlite3 as module
+    except ImportError:  # pragma: no cover - a Python built without the C module's name
+        import sqlite3 as module
+    return module
+
+
+def __getattr__(name: str):
+    if name in ("OperationalError", "IntegrityError"):
+        return getattr(_sqlite(), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 SCHEMA_VERSION = 3
 
@@ -112,12 +124,13 @@ class Database:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        sqlite = _sqlite()
         try:
-            self.conn = _connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self.conn = sqlite.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        except OperationalError:
+        except sqlite.OperationalError:
             os.makedirs(os.path.dirname(path), mode=0o711, exist_ok=True)
-            self.conn = _connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
+            self.conn = sqlite.connect(path, timeout=60.0, isolation_level=None, check_same_thread=False)
             version = self.conn.execute("PRAGMA user_version").fetchone()[0]
         self.conn.execute("PRAGMA synchronous=NORMAL")
         if version != SCHEMA_VERSION:
