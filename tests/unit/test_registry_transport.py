@@ -82,6 +82,28 @@ def test_content_length_body_and_request_headers(serve):
     assert f"Host: 127.0.0.1:{s.port}\r\n" in req and "Accept: a/b\r\n" in req and "User-Agent: dockyard" in req
 
 
+def test_meanwhile_runs_once_the_request_is_sent_and_its_error_is_its_own(serve):
+    s = serve(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    seen = []
+
+    def meanwhile() -> None:
+        for _ in range(500):  # the request has reached the server before this runs
+            if s.requests:
+                break
+            threading.Event().wait(0.01)
+        seen.append(len(s.requests))
+
+    with HTTPTransport().request("GET", s.url(), meanwhile=meanwhile) as r:
+        assert r.read() == b"ok"
+    assert seen == [1]
+
+    def fails() -> None:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError, match="No space"):  # not "cannot reach": the server is fine
+        HTTPTransport().request("GET", s.url(), meanwhile=fails)
+
+
 def test_chunked_body_is_one_stream(serve):
     body = b"4;ext=1\r\nabcd\r\n3\r\nefg\r\n0\r\nTrailer: x\r\n\r\n"
     s = serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + body)

@@ -9,7 +9,6 @@ DOCKYARD_OFFLINE=1 refuses every registry that is not on this machine.
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from ..core.jsonenc import loads
@@ -124,14 +123,15 @@ class RegistryClient:
         raise Unavailable(f"{self.domain} asks for {scheme} authentication, which Dockyard does not speak")
 
     def request(self, method: str, path: str, scopes: list[str], headers: dict | None = None,
-                body=None, length: int | None = None, retry: bool = True) -> Response:
-        """One request, authenticated on the registry's challenge and retried once."""
+                body=None, length: int | None = None, retry: bool = True, meanwhile=None) -> Response:
+        """One request, authenticated on the registry's challenge and retried once;
+        `meanwhile` runs once the request is sent (see HTTPTransport.request)."""
         url = path if path.startswith(("http://", "https://")) else self.base + path
         key = " ".join(scopes)
         h = dict(headers or {})
         if key in self._auth:
             h["Authorization"] = self._auth[key]
-        r = self.transport.request(method, url, h, body, length)
+        r = self.transport.request(method, url, h, body, length, meanwhile=meanwhile)
         if r.status == 401 and retry:
             challenge = r.headers.get("www-authenticate")
             r.read()
@@ -153,11 +153,11 @@ class RegistryClient:
 
     # ---- reading --------------------------------------------------------------
 
-    def get_manifest(self, repo: str, reference: str) -> tuple[bytes, str, str]:
+    def get_manifest(self, repo: str, reference: str, meanwhile=None) -> tuple[bytes, str, str]:
         """(bytes, media type, digest) of a manifest or index, by tag or digest."""
         scope = [f"repository:{repo}:pull"]
         with self.request("GET", f"/v2/{repo}/manifests/{reference}", scope,
-                          {"Accept": ", ".join(MANIFEST_TYPES)}) as r:
+                          {"Accept": ", ".join(MANIFEST_TYPES)}, meanwhile=meanwhile) as r:
             if r.status == 404:
                 msg = _error_message(r)
                 if "name unknown" in msg:
@@ -169,7 +169,9 @@ class RegistryClient:
             if len(data) > MAX_MANIFEST:
                 raise InvalidImage(f"manifest {repo}:{reference} is larger than {MAX_MANIFEST} bytes")
             media_type = (r.headers.get("content-type") or "").split(";")[0].strip()
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        from ..oci.digest import of_bytes  # hashlib: loaded while the registry answered
+
+        digest = of_bytes(data)
         if reference.startswith("sha256:") and digest != reference:
             raise InvalidImage(f"manifest {repo}@{reference} does not match its digest (got {digest})")
         try:
@@ -221,8 +223,8 @@ class RegistryClient:
             path = nxt
         raise RegistryError(f"{self.domain}: the tag list of {repo} has more than {MAX_TAG_PAGES} pages")
 
-    def get_blob(self, repo: str, digest: str) -> Response:
-        r = self.request("GET", f"/v2/{repo}/blobs/{digest}", [f"repository:{repo}:pull"])
+    def get_blob(self, repo: str, digest: str, meanwhile=None) -> Response:
+        r = self.request("GET", f"/v2/{repo}/blobs/{digest}", [f"repository:{repo}:pull"], meanwhile=meanwhile)
         if r.status != 200:
             msg = _error_message(r)
             r.close()
@@ -268,4 +270,8 @@ class RegistryClient:
             if r.status not in (200, 201):
                 raise RegistryError(f"{self.domain}: pushing manifest {repo}:{reference}: {_error_message(r)}")
             r.read()
-            return r.headers.get("docker-content-digest") or "sha256:" + hashlib.sha256(data).hexdigest()
+            if r.headers.get("docker-content-digest"):
+                return r.headers["docker-content-digest"]
+        from ..oci.digest import of_bytes
+
+        return of_bytes(data)

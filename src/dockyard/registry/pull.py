@@ -80,9 +80,11 @@ def _short(digest: str) -> str:
     return digest[7:19]
 
 
-def resolve_manifest(client: RegistryClient, ref: Reference, platform: Platform) -> tuple[bytes, str, str]:
-    """(manifest bytes, its digest, the digest the reference resolved to first)."""
-    data, media_type, digest = client.get_manifest(ref.path, ref.digest or ref.tag or "latest")
+def resolve_manifest(client: RegistryClient, ref: Reference, platform: Platform,
+                     meanwhile=None) -> tuple[bytes, str, str]:
+    """(manifest bytes, its digest, the digest the reference resolved to first);
+    `meanwhile` runs while the registry answers the first request."""
+    data, media_type, digest = client.get_manifest(ref.path, ref.digest or ref.tag or "latest", meanwhile)
     top = digest
     for _ in range(3):
         if media_type not in mediatypes.INDEXES:
@@ -106,7 +108,22 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
     progress = progress or Progress()
     client = client or RegistryClient(ref.domain)
     progress.status(f"{ref.tag or ref.digest}: Pulling from {ref.path.removeprefix('library/') if ref.domain == 'docker.io' else ref.path}")
-    manifest_bytes, manifest_digest, top_digest = resolve_manifest(client, ref, platform)
+    # the two round trips before the layers (manifest, config) each leave the
+    # registry ~2 ms to answer: the rest of what a pull loads is loaded meanwhile
+    prepared = []
+
+    def prepare_ingest() -> None:
+        import hashlib  # noqa: F401  (the manifest's digest, next)
+
+        prepared.append(engine._ingest())
+
+    def prepare_unpack() -> None:
+        from ..core import workers  # noqa: F401
+        from ..image.layers import preload
+
+        preload()
+
+    manifest_bytes, manifest_digest, top_digest = resolve_manifest(client, ref, platform, prepare_ingest)
     manifest = loads(manifest_bytes)
     config_desc = manifest.get("config") or {}
     layers = manifest.get("layers")
@@ -123,7 +140,7 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
         if size is not None and (type(size) is not int or size < 0):
             raise InvalidImage(f"layer {d['digest']} has an invalid size {str(size)[:20]!r}")
 
-    with client.get_blob(ref.path, config_desc["digest"]) as r:
+    with client.get_blob(ref.path, config_desc["digest"], prepare_unpack) as r:
         reader = _Counting(r, min(int(config_desc.get("size") or MAX_CONFIG), MAX_CONFIG), lambda n: None)
         config_bytes = b"".join(iter(lambda: reader.read(1 << 20), b""))
     from ..oci.digest import of_bytes
@@ -152,7 +169,7 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
     def moved(before) -> bool:
         return not tags or before is None or before.id != image_id
 
-    with engine._ingest() as ing:
+    with prepared[0] if prepared else engine._ingest() as ing:
         # The database is opened only once the downloads are under way (~7 ms off
         # the time to the first byte), unless the config is stored already: then
         # the image may well be here, and nothing is downloaded.
@@ -200,9 +217,8 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
         for d in layers:
             progress.layer(_short(d["digest"]), "Pulling fs layer")
         from ..core import workers
-        from ..image.layers import preload
 
-        preload()
+        prepare_unpack()  # (once: the imports are done)
         staged = []
         found: dict = {}  # what the database knows, read while the layers download
 

@@ -286,9 +286,11 @@ class HTTPTransport:
                 sock.sendall(chunk)
 
     def request(self, method: str, url: str, headers: dict[str, str] | None = None,
-                body=None, length: int | None = None) -> Response:
+                body=None, length: int | None = None, meanwhile=None) -> Response:
         """Send one request, following redirects for GET/HEAD; Authorization is only
-        sent to the host it was meant for."""
+        sent to the host it was meant for. `meanwhile`, if given, runs once the
+        request is sent, before the answer is read: the caller's work overlaps the
+        server's (a pull's imports, ~2 ms of waiting for each of its first requests)."""
         headers = dict(headers or {})
         headers.setdefault("User-Agent", USER_AGENT)
         origin = split_url(url)[1]
@@ -308,13 +310,23 @@ class HTTPTransport:
             try:
                 sock = self._connect(scheme, host, port)
                 self._send(sock, method, path, send, body)
-                fp = _reader(sock)
-                status, hdrs = _read_head(fp)
             except (OSError, ValueError) as e:
                 if sock is not None:
                     sock.close()
-                reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
-                raise Unavailable(f"cannot reach {scheme}://{netloc}: {reason}") from None
+                raise _unreachable(scheme, netloc, e) from None
+            if meanwhile is not None:
+                task, meanwhile = meanwhile, None
+                try:
+                    task()
+                except BaseException:
+                    sock.close()
+                    raise
+            try:
+                fp = _reader(sock)
+                status, hdrs = _read_head(fp)
+            except (OSError, ValueError) as e:
+                sock.close()
+                raise _unreachable(scheme, netloc, e) from None
             if method == "HEAD" or status in _NO_BODY:
                 reader = _Limited(fp, 0)
             elif "chunked" in hdrs.get("transfer-encoding", "").lower():
@@ -336,6 +348,11 @@ class HTTPTransport:
                 continue
             return r
         raise Unavailable(f"too many redirects from {url}")
+
+
+def _unreachable(scheme: str, netloc: str, e: Exception) -> Unavailable:
+    reason = getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return Unavailable(f"cannot reach {scheme}://{netloc}: {reason}")
 
 
 def _join(base: str, location: str) -> str:
