@@ -11,7 +11,7 @@ from dockyard.core.feeder import Feeder
 
 def test_buffers_are_fed_in_order_and_close_waits_for_them() -> None:
     seen: list[bytes] = []
-    f = Feeder(lambda b: seen.append(bytes(b)), "test")
+    f = Feeder(lambda b: seen.append(bytes(b)))
     for i in range(100):
         f.add(str(i).encode())
     f.close()
@@ -23,7 +23,7 @@ def test_two_alternating_buffers_hash_as_one_stream() -> None:
     """The promise HashingReader relies on: after wait(1), the buffer handed over
     two calls ago is no longer read, so refilling it cannot change the hash."""
     h = hashlib.sha256()
-    f = Feeder(h.update, "test")
+    f = Feeder(h.update)
     bufs = (bytearray(1 << 16), bytearray(1 << 16))
     want = hashlib.sha256()
     for i in range(64):
@@ -43,7 +43,7 @@ def test_the_functions_error_is_raised_in_the_caller() -> None:
         calls.append(b)
         raise OSError(28, "No space left on device")
 
-    f = Feeder(sink, "test")
+    f = Feeder(sink)
     f.add(b"x")
     with pytest.raises(OSError, match="No space"):
         f.wait(0)

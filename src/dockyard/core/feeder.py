@@ -25,9 +25,8 @@ _END = object()
 
 
 class Feeder:
-    def __init__(self, sink, name: str) -> None:
+    def __init__(self, sink) -> None:
         self.sink = sink
-        self.name = name
         self.todo: SimpleQueue = SimpleQueue()  # buffers for the thread, then _END
         self.fed: SimpleQueue = SimpleQueue()   # a token for each buffer it is done with
         self.pending = 0  # buffers handed over and not yet known to be done with

@@ -51,7 +51,7 @@ class HashingReader:
         if background:
             from ..core.feeder import Feeder
 
-            self._bg = Feeder(self.hash.update, "layer-hash")
+            self._bg = Feeder(self.hash.update)
             self._update = self._bg.add
 
     def read(self, n: int = -1) -> bytes:

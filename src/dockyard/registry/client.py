@@ -264,14 +264,12 @@ class RegistryClient:
             r.read()
 
     def put_manifest(self, repo: str, reference: str, data: bytes, media_type: str) -> str:
+        from ..oci.digest import of_bytes
+
         scope = [f"repository:{repo}:pull,push"]
         with self.request("PUT", f"/v2/{repo}/manifests/{reference}", scope, {"Content-Type": media_type},
                           body=data, length=len(data)) as r:
             if r.status not in (200, 201):
                 raise RegistryError(f"{self.domain}: pushing manifest {repo}:{reference}: {_error_message(r)}")
             r.read()
-            if r.headers.get("docker-content-digest"):
-                return r.headers["docker-content-digest"]
-        from ..oci.digest import of_bytes
-
-        return of_bytes(data)
+            return r.headers.get("docker-content-digest") or of_bytes(data)

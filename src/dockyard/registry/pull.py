@@ -110,12 +110,10 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
     progress.status(f"{ref.tag or ref.digest}: Pulling from {ref.path.removeprefix('library/') if ref.domain == 'docker.io' else ref.path}")
     # the two round trips before the layers (manifest, config) each leave the
     # registry ~2 ms to answer: the rest of what a pull loads is loaded meanwhile
-    prepared = []
-
     def prepare_ingest() -> None:
         import hashlib  # noqa: F401  (the manifest's digest, next)
 
-        prepared.append(engine._ingest())
+        engine._ingest()  # its modules and the storage driver (made again below, for nothing)
 
     def prepare_unpack() -> None:
         from ..core import workers  # noqa: F401
@@ -169,7 +167,7 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
     def moved(before) -> bool:
         return not tags or before is None or before.id != image_id
 
-    with prepared[0] if prepared else engine._ingest() as ing:
+    with engine._ingest() as ing:
         # The database is opened only once the downloads are under way (~7 ms off
         # the time to the first byte), unless the config is stored already: then
         # the image may well be here, and nothing is downloaded.
@@ -225,15 +223,13 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
         def meanwhile() -> None:
             """Config and manifest, written and synced while the layers download
             (they get their names with the image, not before), and the database's
-            side: the image (stored without its config blob?), the tag, the layers
-            this store has."""
+            side: what the tag named before, the layers this store has."""
             for data, digest in ((config_bytes, image_id), (manifest_bytes, manifest_digest)):
                 if not ing.blobs.exists(digest):
                     w = ing.blobs.writer(digest)
                     staged.append(w)
                     w.write(data)
                     w.sync()
-            found["image"] = ing.images.by_id(image_id)
             found["before"] = ing.images.by_tag(tags[0]) if tags else None
             found["layers"] = {d: (blob, size) for d, blob, size in ing.db.all(
                 f"SELECT diff_id, blob, size FROM layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
@@ -251,10 +247,6 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
             except BaseException:
                 _forget_partial(ing, layers, diff_ids)
                 raise
-            if found["image"] is not None:
-                _retag(ing, image_id, tags, repo_digests)
-                progress.status(f"Digest: {top_digest}")
-                return image_id, False, moved(found["before"])
             for (blob, _, _, new_blob, new_layer), diff_id in zip(results, diff_ids):
                 if new_blob and blob not in ing._new_blobs:
                     ing._new_blobs.append(blob)
