@@ -123,9 +123,7 @@ def main() -> int:
                                     targets[label], args)
     if len(results) < 2 and "dockyard" in common.wanted_engines(args):
         ok = False
-    common.print_skipped(engines)
-    for n in notes:
-        print(f"  {n}")
+    common.print_skipped(engines, notes)
     return 0 if ok else 1
 
 

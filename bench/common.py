@@ -505,10 +505,13 @@ def report_latency(engines: Iterable[Engine], times: dict[str, list[float]], tit
     return "dockyard" not in wanted_engines(args) or "dockyard" in times
 
 
-def print_skipped(engines: Iterable[Engine]) -> None:
+def print_skipped(engines: Iterable[Engine], notes: Iterable[str] = ()) -> None:
+    """The engines left out and why, then the run's notes, under the table."""
     for e in engines:
         if e.skipped:
             print(f"  ({e.name} skipped: {e.skipped})")
+    for n in notes:
+        print(f"  {n}")
 
 
 def print_context(engines: Sequence[Engine], args: argparse.Namespace) -> None:

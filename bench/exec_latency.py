@@ -78,9 +78,7 @@ def main() -> int:
                                     "<= 0.33", args)
     if not results and "dockyard" in common.wanted_engines(args):
         ok = False
-    common.print_skipped(engines)
-    for n in notes:
-        print(f"  {n}")
+    common.print_skipped(engines, notes)
     return 0 if ok else 1
 
 

@@ -96,9 +96,7 @@ def main() -> int:
     common.print_table(["engine", "lines in logs", "logs median ms", "min ms", "p90 ms"], rows,
                        title=f"== logs of a container that printed {args.lines} lines "
                              f"({args.runs} runs, interleaved)")
-    common.print_skipped(engines)
-    for n in notes:
-        print(f"  {n}")
+    common.print_skipped(engines, notes)
     if "dockyard" in common.wanted_engines(args):
         if "dockyard" not in times or not counted.get("dockyard", (0, False))[1]:
             return 1

@@ -521,35 +521,15 @@ def test_tag_history_export_images_filters_and_prune(fresh_dy, tmp_path):
 
 
 def _archive_with_layers(path, tag: str, layers: list[bytes]) -> None:
-    import io
-    import tarfile
+    from test_images import docker_archive
 
-    cfg = json.dumps({"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
-                      "created": "2025-01-01T00:00:00Z", "config": {"Cmd": ["/bin/busybox", "true"]},
-                      "rootfs": {"type": "layers",
-                                 "diff_ids": ["sha256:" + hashlib.sha256(l).hexdigest() for l in layers]}}).encode()
-    with tarfile.open(path, "w") as tf:
-        def add(name, data):
-            ti = tarfile.TarInfo(name)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-        for i, l in enumerate(layers):
-            add(f"{i}/layer.tar", l)
-        add("c.json", cfg)
-        add("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": [tag],
-                                          "Layers": [f"{i}/layer.tar" for i in range(len(layers))]}]).encode())
+    docker_archive(path, [tag], layers, ["/bin/busybox", "true"])
 
 
 def _file_layer(name: str, data: bytes) -> bytes:
-    import io
-    import tarfile
+    from test_images import _layer
 
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tf:
-        ti = tarfile.TarInfo(name)
-        ti.size = len(data)
-        tf.addfile(ti, io.BytesIO(data))
-    return buf.getvalue()
+    return _layer({name: data})
 
 
 def test_layers_already_in_the_store_are_not_fetched_again(fresh_dy, registry, tmp_path):

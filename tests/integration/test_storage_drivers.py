@@ -28,10 +28,9 @@ def test_vfs_runs_and_reports_itself(vfs_dy, tmp_path):
 
 def test_whiteouts_hide_lower_layers(any_dy, tmp_path):
     import io
-    import json
     import tarfile
 
-    from test_images import _config, _layer, busybox_layers
+    from test_images import _layer, busybox_layers, docker_archive
 
     def with_whiteout() -> bytes:
         buf = io.BytesIO()
@@ -42,19 +41,8 @@ def test_whiteouts_hide_lower_layers(any_dy, tmp_path):
 
     base, _ = busybox_layers()
     mid = _layer({"etc/motd": b"hidden later\n", "gone/a": b"a", "gone/b": b"b"})
-    layers = [base, mid, with_whiteout()]
-    cfg = _config(layers, ["sh", "-c", "ls /etc /gone; cat /etc/motd 2>&1"])
     path = tmp_path / "wh.tar"
-    with tarfile.open(path, "w") as tf:
-        def add(n, data):
-            ti = tarfile.TarInfo(n)
-            ti.size = len(data)
-            tf.addfile(ti, io.BytesIO(data))
-        for i, l in enumerate(layers):
-            add(f"{i}/layer.tar", l)
-        add("c.json", cfg)
-        add("manifest.json", json.dumps([{"Config": "c.json", "RepoTags": ["wh:1"],
-                                          "Layers": [f"{i}/layer.tar" for i in range(3)]}]).encode())
+    docker_archive(path, ["wh:1"], [base, mid, with_whiteout()], ["sh", "-c", "ls /etc /gone; cat /etc/motd 2>&1"])
     any_dy.ok("load", "-i", str(path))
     p = any_dy("run", "--rm", "wh:1")
     assert "hidden later" not in p.stdout and "No such file" in p.stdout
