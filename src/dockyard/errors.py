@@ -16,8 +16,9 @@ later) turn them into an exit code and one line on stderr, or an HTTP status::
     └── StartError                  125-127 / 500   the container's process could not be started
 
 `exit_code` is what `docker run` would exit with for the error (125, or 126/127 when
-the command cannot be invoked / is not found); `status` is what other commands exit
-with, since the docker CLI exits 1 for a daemon error outside `run`.
+the command cannot be invoked / is not found); `pull`, `push` and `login` exit with
+it too (a registry fault is an engine error: 125). `status` is what other commands
+exit with, since the docker CLI exits 1 for a daemon error outside `run`.
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ def test_pull_all_tags(dcfg, registry, tmp_path):
         p = other("pull", "-a", f"{repo}:1")
         assert p.returncode == 125 and "tag can't be used with --all-tags/-a" in p.stderr
         p = other("pull", "-a", f"{registry.host}/me/none")
-        assert p.returncode == 1 and "does not exist" in p.stderr
+        assert p.returncode == 125 and "does not exist" in p.stderr
     finally:
         other.cleanup()
 
@@ -242,12 +242,12 @@ def test_index_with_two_platforms_picks_the_right_one(fresh_dy, registry):
     d.ok("pull", "--platform", f"linux/{foreign}", ref)
     assert d.ok("inspect", "-f", "{{.Id}}", ref).strip() == c2
     p = d("pull", "--platform", "linux/riscv64", ref)
-    assert p.returncode == 1 and "no matching manifest for linux/riscv64" in p.stderr
+    assert p.returncode == 125 and "no matching manifest for linux/riscv64" in p.stderr
     # a manifest for another platform only
     registry.put("/v2/multi/app/manifests/foreign", _manifest_bytes(registry, m2),
                  "application/vnd.oci.image.manifest.v1+json")
     p = d("pull", f"{registry.host}/multi/app:foreign")
-    assert p.returncode == 1 and f"is for linux/{foreign}" in p.stderr and p.stderr.count("\n") == 1
+    assert p.returncode == 125 and f"is for linux/{foreign}" in p.stderr and p.stderr.count("\n") == 1
 
 
 def _manifest_bytes(registry, digest: str) -> bytes:
@@ -284,7 +284,7 @@ def test_a_damaged_blob_is_rejected_and_nothing_is_stored(dcfg, registry, tmp_pa
         other.ok("images")  # an empty store
         before = _store_snapshot(other)
         p = other("pull", ref)
-        assert p.returncode == 1 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
+        assert p.returncode == 125 and p.stderr.count("\n") == 1 and "Traceback" not in p.stderr
         assert "digest" in p.stderr or "truncated" in p.stderr or "bytes" in p.stderr
         assert _store_snapshot(other) == before
         assert os.listdir(os.path.join(other.root, "blobs", "ingest")) == []
@@ -299,10 +299,10 @@ def test_a_damaged_blob_is_rejected_and_nothing_is_stored(dcfg, registry, tmp_pa
 def test_errors_are_one_line(fresh_dy, registry):
     d = fresh_dy
     for args, code, text in [
-        (["pull", f"{registry.host}/me/none:1"], 1, "not found"),
-        (["pull", "127.0.0.1:1/me/app:1"], 1, "cannot reach"),
+        (["pull", f"{registry.host}/me/none:1"], 125, "not found"),
+        (["pull", "127.0.0.1:1/me/app:1"], 125, "cannot reach"),
         (["pull", "Bad/Name"], 125, "invalid reference format"),
-        (["push", f"{registry.host}/me/absent:1"], 1, "An image does not exist locally with the tag"),
+        (["push", f"{registry.host}/me/absent:1"], 125, "An image does not exist locally with the tag"),
     ]:
         p = d(*args)
         assert p.returncode == code and text in p.stderr and p.stderr.count("\n") == 1, (args, p.stderr)
@@ -310,7 +310,7 @@ def test_errors_are_one_line(fresh_dy, registry):
 
 def test_offline_mode_refuses_remote_registries(fresh_dy):
     p = fresh_dy("pull", "example.com/app:1")
-    assert p.returncode == 1 and "DOCKYARD_OFFLINE" in p.stderr
+    assert p.returncode == 125 and "DOCKYARD_OFFLINE" in p.stderr
     p = fresh_dy("run", "--rm", "no-such-image-here")
     assert p.returncode == 125
     assert p.stderr.splitlines()[0] == "Unable to find image 'no-such-image-here:latest' locally"
@@ -336,9 +336,9 @@ def test_basic_auth_login_push_logout(dcfg, basic_registry, tmp_path):
     ref = f"{reg.host}/alice/app:1"
     d.ok("tag", "busybox", ref)
     p = d("push", ref)
-    assert p.returncode == 1 and "unauthorized" in p.stderr
+    assert p.returncode == 125 and "unauthorized" in p.stderr
     p = d("login", "-u", "alice", "--password-stdin", reg.host, input="wrong\n")
-    assert p.returncode == 1 and "unauthorized" in p.stderr
+    assert p.returncode == 125 and "unauthorized" in p.stderr
     assert not os.path.exists(os.path.join(d.env["DOCKER_CONFIG"], "config.json"))
     assert d.ok("login", "-u", "alice", "--password-stdin", reg.host, input="s3cret\n") == "Login Succeeded\n"
     cfg = json.load(open(os.path.join(d.env["DOCKER_CONFIG"], "config.json")))
@@ -350,7 +350,7 @@ def test_basic_auth_login_push_logout(dcfg, basic_registry, tmp_path):
         assert other.ok("run", "--rm", ref, "echo", "authed") == "authed\n"
         assert d.ok("logout", reg.host) == f"Removing login credentials for {reg.host}\n"
         p = other("pull", ref)
-        assert p.returncode == 1 and "unauthorized" in p.stderr
+        assert p.returncode == 125 and "unauthorized" in p.stderr
     finally:
         other.cleanup()
 
@@ -451,7 +451,7 @@ def test_token_auth(dcfg, token_registry, tmp_path):
     ref = f"{reg.host}/alice/app:1"
     d.ok("tag", "busybox", ref)
     p = d("push", ref)
-    assert p.returncode == 1 and "unauthorized" in p.stderr
+    assert p.returncode == 125 and "unauthorized" in p.stderr
     d.ok("login", "-u", "alice", "--password-stdin", reg.host, input="s3cret\n")
     d.ok("push", ref)
     assert any("repository:alice/app:pull,push" in r["scope"] and r["authorized"]
@@ -565,7 +565,7 @@ def test_a_stored_blob_is_not_taken_for_another_stored_layer(fresh_dy, registry,
     d.ok("pull", f"{registry.host}/x/app@{good}")
     before = _store_snapshot(d)
     p = d("pull", f"{registry.host}/x/app@{bad}")
-    assert p.returncode == 1 and p.stderr.count("\n") == 1 and "does not match" in p.stderr, p.stderr
+    assert p.returncode == 125 and p.stderr.count("\n") == 1 and "does not match" in p.stderr, p.stderr
     assert _store_snapshot(d) == before
     assert d.ok("run", "--rm", f"{registry.host}/x/app@{good}", "/bin/busybox", "cat", "/b") == "b"
 

@@ -54,6 +54,10 @@ PRUNES = {"system prune": "system_prune", "container prune": "container_prune",
 # prunes implemented outside cli/commands/system.py: name -> (module, function)
 OTHER_PRUNES = {"builder prune": ("build", "builder_prune")}
 RUN_FAMILY = ("run", "create", "start")
+# a registry fault (unknown tag, refused credentials, registry down, a digest that
+# does not match, another platform only) exits 125, the engine-error code, the same
+# whether `run`'s own pull or `pull` met it (where the docker CLI says 1)
+REGISTRY_COMMANDS = ("pull", "push", "login")
 
 SUMMARY = "A container engine with Docker's command line, in Python, without a daemon"
 HELP_GROUPS = (
@@ -246,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             _err(e.message if plain else f"dockyard: {e.message}")
             return e.exit_code
         _err(f"Error: {e.message}")
-        return e.status
+        return e.exit_code if name in REGISTRY_COMMANDS else e.status
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:

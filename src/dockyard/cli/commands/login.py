@@ -40,7 +40,7 @@ def login(ctx, argv: list[str]) -> int:
         if not password:
             password = getpass.getpass("Password: ")
     if not user or not password:
-        raise InvalidArgument("Error: Non-null Username and Password Required")
+        raise InvalidArgument("Non-null Username and Password Required")
     ctx.engine().login(args[0] if args else None, user, password)
     print("Login Succeeded")
     return 0
