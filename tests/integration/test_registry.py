@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tarfile
 import threading
 import time
 import urllib.parse
@@ -116,6 +117,49 @@ def test_push_then_pull_into_a_fresh_store_and_run(dcfg, registry, tmp_path):
         assert digest in other.ok("images", "--digests")
     finally:
         other.cleanup()
+
+
+def test_a_pulled_image_keeps_no_layer_blob_and_still_saves_and_pushes(dcfg, registry, tmp_path):
+    """As in Docker, a pulled layer is kept unpacked only (with its tar-split): the
+    store holds no compressed blob for it, and `save` and `push` to a registry that
+    lacks it rebuild its exact tar from the files (the DiffIDs stay the same)."""
+    d = dcfg
+    ref = f"{registry.host}/me/app:1"
+    d.ok("run", "--rm", "busybox", "true")
+    d.ok("tag", "busybox", ref)
+    d.ok("push", ref)
+    diff_ids = d.ok("inspect", "-f", "{{json .RootFS.Layers}}", "busybox")
+    other, third = _second_store(tmp_path), _second_store(tmp_path, "third")
+    elsewhere = Registry(str(tmp_path / "registry2"))
+    try:
+        other.ok("pull", ref)
+        config = other.ok("inspect", "-f", "{{.Id}}", ref).strip()
+        kept = os.listdir(os.path.join(other.root, "blobs", "sha256"))
+        assert len(kept) == 2 and config[7:] in kept  # the config and the manifest, no layer
+        # save: the layers come out as tars named by their DiffIDs, and load again
+        other.ok("save", "-o", str(tmp_path / "saved.tar"), ref)
+        with tarfile.open(tmp_path / "saved.tar") as tf:
+            names = tf.getnames()
+        for diff_id in json.loads(diff_ids):
+            assert f"blobs/sha256/{diff_id[7:]}" in names
+        third.ok("load", "-i", str(tmp_path / "saved.tar"))
+        assert third.ok("run", "--rm", ref, "echo", "saved") == "saved\n"
+        assert third.ok("inspect", "-f", "{{json .RootFS.Layers}}", ref) == diff_ids
+        third.ok("rmi", ref)
+        # push where the registry has nothing: rebuilt, compressed, sent
+        moved = f"{elsewhere.host}/you/app:2"
+        other.ok("tag", ref, moved)
+        out = other.ok("push", moved)
+        assert ": Pushed" in out, out
+        assert "Layer already exists" in other.ok("push", moved)
+        third.ok("pull", moved)
+        assert third.ok("run", "--rm", moved, "echo", "pushed") == "pushed\n"
+        assert third.ok("inspect", "-f", "{{json .RootFS.Layers}}", moved) == diff_ids
+        assert third.ok("inspect", "-f", "{{.Id}}", moved).strip() == config
+    finally:
+        elsewhere.stop()
+        other.cleanup()
+        third.cleanup()
 
 
 def test_cross_repository_mount(dcfg, registry):
@@ -552,8 +596,9 @@ def test_layers_already_in_the_store_are_not_fetched_again(fresh_dy, registry, t
 
 
 def test_a_stored_blob_is_not_taken_for_another_stored_layer(fresh_dy, registry, tmp_path):
-    """A manifest pairing a blob the store has with a layer the store has, which
-    that blob is not, is refused: nothing unpacked from one is filed as the other."""
+    """A manifest pairing a blob with a layer the store has, which that blob is not,
+    is refused: the layer is not taken on the config's word (the blob is fetched and
+    checked, as Docker does), and nothing unpacked from one is filed as the other."""
     from dockyard.oci.platform import host
 
     d = fresh_dy

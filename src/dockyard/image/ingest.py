@@ -89,45 +89,58 @@ class Ingest:
         self._new_blobs.append(digest)
         return digest, size
 
-    def blob_and_layer(self, stream, expected: str, diff_id: str) -> tuple[int, int]:
-        """Store a layer blob and unpack it in one pass over `stream` (a download):
-        the blob is hashed and written as the layer is decompressed and extracted,
-        and published only if both its digest and the layer's DiffID match.
-        Returns (blob size, unpacked size)."""
-        from .layers import _Peeked, is_zstd
+    def layer_from_download(self, stream, expected: str, diff_id: str) -> tuple[int, int, bool]:
+        """Unpack a layer as it downloads, in one pass over `stream`: the compressed
+        bytes are hashed as they are decompressed and extracted, and the layer is
+        published only if both the blob's digest and the DiffID match. The blob
+        itself is not kept (the layer's tar-split gives its tar back), except for
+        zstd, which is unpacked from a stored file. Returns (blob size, unpacked
+        size, whether the blob was stored)."""
+        from .layers import HashingReader, _Peeked, is_zstd
 
         peeked = _Peeked(stream)
         if is_zstd(peeked.head) or self.blobs.exists(expected):
-            digest, size = self.blob_from(peeked, expected)  # zstd is unpacked from the file
-            return size, self.layer(digest, diff_id)
-        w = self.blobs.writer(expected)
-        tee = _Tee(peeked, w)
+            new = not self.blobs.exists(expected)
+            digest, size = self.blob_from(peeked, expected)
+            return size, self.layer(digest, diff_id), new
+        blob = HashingReader(peeked)
         new_layer = not self.layers.present(diff_id)
-        try:
-            def publish() -> None:
-                while tee.read(1 << 20):  # anything after the compressed stream counts too
-                    pass
-                w.commit()
 
+        def check() -> None:
+            while blob.read(1 << 20):  # anything after the compressed stream counts too
+                pass
+            got = blob.digest()
+            if got != expected:
+                raise InvalidImage(f"digest mismatch: expected {expected}, got {got}")
+
+        try:
+            unpacked = self.layers.unpack(blob, diff_id, finish=check)
+        except InvalidImage:
+            # a damaged blob usually breaks the decompression first: say what it is
             try:
-                unpacked = self.layers.unpack(tee, diff_id, finish=publish)
+                check()
             except InvalidImage:
-                # a damaged blob usually breaks the decompression first: say what it is
-                try:
-                    while tee.read(1 << 20):
-                        pass
-                except Exception:
-                    pass
-                got = "sha256:" + w.hash.hexdigest()
-                if got != expected:
-                    raise InvalidImage(f"digest mismatch: expected {expected}, got {got}") from None
                 raise
-        finally:
-            w.abort()
-        self._new_blobs.append(expected)
+            except Exception:
+                pass
+            raise
         if new_layer:
             self._new_layers.append(diff_id)
-        return w.size, unpacked
+        return blob.size, unpacked, False
+
+    def layer_source(self, desc: dict, diff_id: str) -> dict | None:
+        """A descriptor of a stored blob that carries a manifest's layer: the
+        manifest's own, or the one the layer was unpacked from (another image's, a
+        load's, say); None when the layer's tar is to be rebuilt from its files (a
+        pulled layer, whose blob was not kept: LayerStore.tar)."""
+        if self.blobs.exists(desc["digest"]):
+            return desc
+        if self.layers.rebuildable(diff_id):
+            return None
+        row = self.db.one("SELECT blob, media_type FROM layers WHERE diff_id=?", (diff_id,))
+        if row and row[0] and self.blobs.exists(row[0]):
+            return {"mediaType": row[1], "digest": row[0], "size": self.blobs.size(row[0])}
+        raise InvalidImage(f"layer {diff_id} is neither stored as a blob nor rebuildable: pull the image again")
 
     def layer(self, blob_digest: str, diff_id: str) -> int:
         """Unpack a stored layer blob; returns its unpacked size."""
@@ -197,28 +210,6 @@ class Ingest:
             self.blobs.remove(b)
         self._new_layers.clear()
         self._new_blobs.clear()
-
-
-class _Tee:
-    """Reads from a stream, writing what passes into a blob writer."""
-
-    def __init__(self, f, writer) -> None:
-        self.f = f
-        self.w = writer
-
-    def read(self, n: int = -1) -> bytes:
-        b = self.f.read(n)
-        if b:
-            self.w.write(b)
-        return b
-
-    def readinto(self, b) -> int:
-        from .layers import readinto
-
-        n = readinto(self.f, b)
-        if n:
-            self.w.write(memoryview(b)[:n])
-        return n
 
 
 class gc_lock:

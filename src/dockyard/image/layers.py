@@ -7,6 +7,9 @@ sharing a layer share its directory even when their lower layers differ.
 ::
 
     layers/<diff-id hex>/diff    the unpacked tree, whiteouts in the driver's format
+    layers/<diff-id hex>/tar-split  the rest of its tar (image/tarsplit.py): with
+                                 the tree, the layer's exact tar, so no layer blob
+                                 needs keeping
     layers/l/<24 hex>            -> ../<diff-id hex>/diff, short names for overlay's
                                  lowerdir option (one page of mount data holds ~150)
     layers/ingest/<random>/      a layer being unpacked and verified
@@ -232,7 +235,7 @@ def preload() -> None:
     """Import what unpacking needs (tarsafe, the hashing thread, the inflate
     module) before forking workers: once here, rather than once in every worker."""
     from ..core import feeder  # noqa: F401  (HashingReader's helper thread)
-    from . import tarsafe  # noqa: F401
+    from . import tarsafe, tarsplit  # noqa: F401
 
     _inflate_module()
 
@@ -326,13 +329,16 @@ class LayerStore:
                 finish()
             return disk_usage(final + "/diff")
         from .tarsafe import apply_layer
+        from .tarsplit import Recorder
 
+        record = Recorder()
         os.makedirs(f"{self.root}/ingest", exist_ok=True)
         os.makedirs(f"{self.root}/l", exist_ok=True)
         tmp = f"{self.root}/ingest/{os.urandom(8).hex()}"
         os.makedirs(tmp + "/diff", mode=0o755)
         try:
-            size = _verified(blob, diff_id, lambda reader: apply_layer(reader, tmp + "/diff", self.whiteouts))
+            size = _verified(blob, diff_id, lambda reader: apply_layer(reader, tmp + "/diff", self.whiteouts, record))
+            record.save(tmp + "/tar-split")
             if finish:
                 finish()
             try:
@@ -351,6 +357,20 @@ class LayerStore:
             rmtree(tmp)
             raise
         return size
+
+    def rebuildable(self, diff_id: str) -> bool:
+        return os.path.exists(f"{self.root}/{validate(diff_id)}/tar-split")
+
+    def tar(self, diff_id: str):
+        """The layer's tar rebuilt from its files (a tarsplit.Rebuilt, with `size`),
+        or None for a layer unpacked without a tar-split."""
+        from .tarsplit import Rebuilt
+
+        hexid = validate(diff_id)
+        split = f"{self.root}/{hexid}/tar-split"
+        if not os.path.exists(split):
+            return None
+        return Rebuilt(f"{self.root}/{hexid}/diff", split, diff_id)
 
     def remove(self, diff_id: str) -> int:
         hexid = validate(diff_id)

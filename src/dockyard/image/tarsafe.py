@@ -141,20 +141,38 @@ def _apply_xattrs(target: int | str, pax: dict) -> None:
             pass  # a file system without that xattr namespace: the file stays usable
 
 
-def apply_layer(fileobj, dest: str, whiteouts: str = "overlay") -> int:
+def open_member(root: str, path: str) -> int:
+    """An fd (read-only) of the regular file `path` below `root`, reached without
+    following a symlink on the way (tarsplit reads a layer's files back with it)."""
+    parts = split_member_name(path)
+    if not parts:
+        raise InvalidImage(f"{path!r} is not a file")
+    tree = _Tree(root)
+    try:
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=tree.parent(parts, create=False))
+    finally:
+        tree.close()
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InvalidImage(f"{path!r} is not a regular file")
+    return fd
+
+
+def apply_layer(fileobj, dest: str, whiteouts: str = "overlay", record=None) -> int:
     """Unpack one (uncompressed) layer tar from `fileobj` into `dest`.
 
     Reads the stream to its end, so a hashing wrapper around `fileobj` sees every
     byte. Returns the bytes of file content written. Raises InvalidImage for a
     corrupt or hostile archive; `dest` is then in an unspecified state and the
-    caller throws it away.
+    caller throws it away. `record` (a tarsplit.Recorder) is given every byte that
+    is not a regular file's content as written, so the tar can be rebuilt.
     """
     if whiteouts not in ("overlay", "aufs"):
         raise ValueError(whiteouts)
     tree = _Tree(dest)
     total = 0
     next_check = _SPACE_CHECK
-    stream = _Input(fileobj)
+    stream = _Input(fileobj, record)
     try:
         members = Reader(stream)
         try:
@@ -203,8 +221,9 @@ class _Input:
     # what may follow the last member: end-of-archive blocks and record padding
     MAX_TRAILER = 2 * KEEP
 
-    def __init__(self, f) -> None:
+    def __init__(self, f, record=None) -> None:
         self.f = f
+        self.rec = record  # a tarsplit.Recorder, or None
         self._readinto = getattr(f, "readinto", None)
         # two buffers, used in turn: the source may still be hashing the last one
         # (HashingReader in the background). Private anonymous maps, not bytearrays:
@@ -258,6 +277,8 @@ class _Input:
             want -= len(b)
         out = parts[0] if len(parts) == 1 else b"".join(parts)
         self._remember(out)
+        if self.rec is not None:
+            self.rec.raw += out
         return out
 
     def tell(self) -> int:
@@ -271,11 +292,16 @@ class _Input:
             if not b:
                 break  # the read that follows finds the end
             self._remember(b)
+            if self.rec is not None:
+                self.rec.raw += b
         return self.pos
 
-    def copy_to(self, fd: int, n: int) -> int:
-        """Write the next n bytes of the stream to `fd`; returns how many there were."""
+    def copy_to(self, fd: int, n: int, inline: bool = False) -> int:
+        """Write the next n bytes of the stream to `fd`; returns how many there were.
+        For the record they are the current member's content, or, `inline`, bytes
+        to keep as they are (a sparse file's data is not where the tar had it)."""
         done = 0
+        rec = self.rec
         while done < n:
             b = self._take(n - done)
             if not b:
@@ -284,6 +310,11 @@ class _Input:
             while view:
                 view = view[os.write(fd, view):]
             done += len(b)
+            if rec is not None:
+                if inline:
+                    rec.raw += b
+                else:
+                    rec.content(len(b))
         self.tail.clear()  # a member's data: the end of the archive lies after it
         return done
 
@@ -294,6 +325,8 @@ class _Input:
         ok = start <= offset <= self.pos and self.tail.count(0, offset - start) == len(self.tail) - (offset - start)
         trailing = self.pos - offset
         while b := self._take(_CHUNK):
+            if self.rec is not None:
+                self.rec.raw += b
             trailing += len(b)
             if ok and (trailing > self.MAX_TRAILER or bytes(b).count(0) != len(b)):
                 ok = False
@@ -348,13 +381,15 @@ def _apply_member(tree: _Tree, stream: "_Input", m: Member, whiteouts: str) -> i
         try:
             if stream.tell() != m.offset_data:
                 raise InvalidImage(f"layer archive is corrupt: {m.name!r} is not where its header says")
+            if stream.rec is not None:
+                stream.rec.path = "/".join(parts)
             for offset, length in m.sparse or ((0, m.size),):
                 if m.sparse is not None:
                     os.lseek(fd, offset, os.SEEK_SET)  # the gap before it stays a hole
                 done = 0
                 while done < length:
                     step = min(length - done, _SPACE_CHECK)
-                    got = stream.copy_to(fd, step)
+                    got = stream.copy_to(fd, step, inline=m.sparse is not None)
                     done += got
                     if got < step:
                         raise InvalidImage(f"layer archive is corrupt or truncated: {m.name!r} ends early")

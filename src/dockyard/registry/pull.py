@@ -2,9 +2,10 @@
 
 Resolve the reference to a manifest (through an index, for this machine's platform
 or `--platform`), fetch the config, then fetch the layers in parallel: each blob is
-hashed as it arrives and published only when its digest matches, then unpacked and
-checked against the DiffID the config lists. Layers already in the store are not
-fetched again. Everything goes through an Ingest, so a failed or interrupted pull
+hashed as it arrives and unpacked at once, and the layer is published only when
+both the blob's digest and the DiffID the config lists match. As in Docker, the
+compressed blob is not kept (image/tarsplit.py gives `save` and `push` the tar
+back). Layers already in the store (by DiffID) are not fetched again. Everything goes through an Ingest, so a failed or interrupted pull
 leaves the store as it was and can simply be run again.
 """
 
@@ -177,15 +178,25 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
             progress.status(f"Digest: {top_digest}")
             return image_id, False, moved(before)
 
+        # Layers the store has, unpacked from this very blob: not fetched again. One
+        # the store has from another blob (another compression) is fetched all the
+        # same, to check that the blob is that layer, as Docker does. (The database
+        # is read only when some layer is here: a first pull opens it later.)
+        present = [ing.layers.present(d) for d in diff_ids]
+        known = {d: (blob, size) for d, blob, size in ing.db.all(
+            f"SELECT diff_id, blob, size FROM layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
+            tuple(diff_ids))} if any(present) else {}
+
         def job(i: int):
             def fetch(report) -> tuple:
-                """Runs in a worker: returns (blob, blob size, unpacked size or None
-                when found unpacked already, new blob, new layer)."""
+                """Runs in a worker: returns (blob, blob size, unpacked size, new
+                blob, new layer)."""
                 desc, diff_id = layers[i], diff_ids[i]
                 size = int(desc.get("size") or 0)
-                if ing.layers.present(diff_id) and ing.blobs.exists(desc["digest"]):
-                    report("Already exists", 0, 0)  # that the two belong together: checked below
-                    return desc["digest"], size, None, False, False
+                have = known.get(diff_id)
+                if present[i] and have and have[0] == desc["digest"]:
+                    report("Already exists", 0, 0)
+                    return desc["digest"], size, have[1], False, False
                 new_layer = not ing.layers.present(diff_id)
                 if ing.blobs.exists(desc["digest"]):
                     report("Extracting", 0, 0)
@@ -204,10 +215,10 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
                             report("Downloading", n, size)
 
                     with client.get_blob(ref.path, desc["digest"]) as r:
-                        got, unpacked = ing.blob_and_layer(_Counting(r, size, downloaded), desc["digest"], diff_id)
+                        got, unpacked, new_blob = ing.layer_from_download(_Counting(r, size, downloaded),
+                                                                          desc["digest"], diff_id)
                     if size and got != size:
                         raise InvalidImage(f"layer {desc['digest']} is {got} bytes, its manifest says {size}")
-                    new_blob = True
                 report("Pull complete", 0, 0)
                 return desc["digest"], size, unpacked, new_blob, new_layer
             return fetch
@@ -223,7 +234,7 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
         def meanwhile() -> None:
             """Config and manifest, written and synced while the layers download
             (they get their names with the image, not before), and the database's
-            side: what the tag named before, the layers this store has."""
+            side: what the tag named before."""
             for data, digest in ((config_bytes, image_id), (manifest_bytes, manifest_digest)):
                 if not ing.blobs.exists(digest):
                     w = ing.blobs.writer(digest)
@@ -231,9 +242,6 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
                     w.write(data)
                     w.sync()
             found["before"] = ing.images.by_tag(tags[0]) if tags else None
-            found["layers"] = {d: (blob, size) for d, blob, size in ing.db.all(
-                f"SELECT diff_id, blob, size FROM layers WHERE diff_id IN ({','.join('?' * len(diff_ids))})",
-                tuple(diff_ids))} if diff_ids else {}
 
         try:
             try:
@@ -252,14 +260,7 @@ def pull(engine, ref: Reference, platform: Platform, progress: Progress | None =
                     ing._new_blobs.append(blob)
                 if new_layer and diff_id not in ing._new_layers:
                     ing._new_layers.append(diff_id)
-            sizes = []
-            for (blob, _, unpacked, _, _), diff_id in zip(results, diff_ids):
-                if unpacked is None:
-                    have = found["layers"].get(diff_id)
-                    # a layer and a blob the store has, but not known as a pair:
-                    # make sure the blob is that layer
-                    unpacked = have[1] if have and have[0] == blob else ing.layer(blob, diff_id)
-                sizes.append(unpacked)
+            sizes = [r[2] for r in results]
             for w in staged:
                 ing._new_blobs.append(w.commit())
             blobs = [(r[0], r[1], d.get("mediaType") or mediatypes.OCI_LAYER_GZIP) for r, d in zip(results, layers)]

@@ -5,7 +5,9 @@ mounted from another repository of the same registry that holds the image, where
 the registry allows it, before it is uploaded. Layers stored uncompressed (from
 `load` or `import`) are gzip-compressed once, deterministically, and the image's
 manifest then refers to the compressed blobs, so pushing again sends the same
-digests.
+digests. A pulled layer's blob is not kept: where the registry lacks it, the
+layer's tar is rebuilt from its files and gzip-compressed the same way, so (as
+with Docker) the pushed layer, and the manifest, get new digests.
 """
 
 from __future__ import annotations
@@ -40,13 +42,20 @@ class _BlobSink:
         pass
 
 
-def _compress(ing, digest: str) -> tuple[str, int, bool]:
-    """gzip a stored layer blob into a new blob (mtime 0: the same bytes every time);
-    returns (digest, size, whether the blob is new)."""
+def _gzip_type(media_type: str) -> str:
+    if media_type in _UNCOMPRESSED:
+        return _UNCOMPRESSED[media_type]
+    return media_type if media_type.endswith("gzip") else mediatypes.OCI_LAYER_GZIP
+
+
+def _compress(ing, source) -> tuple[str, int, bool]:
+    """gzip a layer's tar (a stored blob's digest, or a stream) into a new blob
+    (mtime 0: the same bytes every time); returns (digest, size, whether the blob
+    is new)."""
     w = ing.blobs.writer()
     try:
-        with ing.blobs.open(digest) as src, gzip.GzipFile(fileobj=_BlobSink(w), mode="wb", mtime=0,
-                                                          compresslevel=6, filename="") as gz:
+        with (ing.blobs.open(source) if isinstance(source, str) else source) as src, \
+                gzip.GzipFile(fileobj=_BlobSink(w), mode="wb", mtime=0, compresslevel=6, filename="") as gz:
             while chunk := src.read(1 << 20):
                 gz.write(chunk)
         size = w.size
@@ -73,7 +82,18 @@ def push(engine, ref: Reference, progress: Progress | None = None,
         manifest = json.loads(ing.blobs.read(img.manifest)) if img.manifest else None
         if not manifest or not isinstance(manifest.get("layers"), list):
             raise InvalidImage(f"image {ref.familiar} has no manifest in the store")
-        plain = [d for d in manifest["layers"] if (d.get("mediaType") or mediatypes.OCI_LAYER) in _UNCOMPRESSED]
+        diff_ids = (json.loads(ing.blobs.read(img.id)).get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(manifest["layers"]):
+            raise InvalidImage(f"image {ref.familiar}: its config and manifest list different layers")
+        # layers whose blob the store did not keep (pulled ones): sent from the blob
+        # they were unpacked from, or rebuilt (None), only if the registry lacks them
+        missing: dict[int, tuple[str, dict | None]] = {}
+        for d, diff_id in zip(manifest["layers"], diff_ids):
+            source = ing.layer_source(d, diff_id)
+            if source is not d:
+                missing[id(d)] = (diff_id, source)
+        plain = [d for d in manifest["layers"]
+                 if id(d) not in missing and (d.get("mediaType") or mediatypes.OCI_LAYER) in _UNCOMPRESSED]
         for d in plain:
             progress.layer(d["digest"][7:19], "Compressing")
         from ..core import workers
@@ -84,7 +104,7 @@ def push(engine, ref: Reference, progress: Progress | None = None,
             d["mediaType"] = _UNCOMPRESSED[d.get("mediaType") or mediatypes.OCI_LAYER]
             if new:
                 ing._new_blobs.append(digest)
-        changed = bool(plain)
+        changed = [bool(plain)]
         sources = [name.split("/", 1)[1] for (name,) in engine.db.all(
             "SELECT name FROM repo_digests WHERE image_id=? AND name LIKE ? AND name != ?",
             (img.id, ref.domain + "/%", ref.name))]
@@ -109,6 +129,23 @@ def push(engine, ref: Reference, progress: Progress | None = None,
                             if is_layer:
                                 progress.layer(lid, f"Mounted from {src}")
                             return
+                    if id(desc) in missing:
+                        diff_id, source = missing[id(desc)]
+                        progress.layer(lid, "Compressing")
+                        if source is None:
+                            digest, size, new = _compress(ing, ing.layers.tar(diff_id))
+                        elif (source.get("mediaType") or mediatypes.OCI_LAYER) in _UNCOMPRESSED:
+                            digest, size, new = _compress(ing, source["digest"])
+                        else:
+                            digest, size, new = source["digest"], int(source["size"]), False
+                        if new:
+                            ing._new_blobs.append(digest)
+                        desc.update(digest=digest, size=size,
+                                    mediaType=_gzip_type((source or desc).get("mediaType") or mediatypes.OCI_LAYER))
+                        changed[0] = True
+                        if client.blob_exists(repo, digest):
+                            progress.layer(lid, "Layer already exists")
+                            return
                     if is_layer:
                         progress.layer(lid, "Pushing", 0, size)
                     with ing.blobs.open(digest) as f:
@@ -130,6 +167,7 @@ def push(engine, ref: Reference, progress: Progress | None = None,
             t.join()
         if errors:
             raise errors[0]
+        changed = changed[0]
         data = json.dumps(manifest, separators=(",", ":")).encode() if changed else ing.blobs.read(img.manifest)
         media_type = manifest.get("mediaType") or mediatypes.OCI_MANIFEST
         digest = client.put_manifest(repo, ref.tag or "latest", data, media_type)

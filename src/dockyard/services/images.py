@@ -182,7 +182,6 @@ def history(engine, text: str) -> list[dict]:
 
 def save(engine, refs: list[str], out) -> None:
     from ..image.save import save as write
-    from ..store.blobs import BlobStore
 
     images = engine._images()
     chosen: dict[str, tuple] = {}
@@ -198,7 +197,8 @@ def save(engine, refs: list[str], out) -> None:
         if not tags and not text.startswith("sha256:") and not img.id[7:].startswith(text):
             tags.extend(images.tags_of(img.id))
         chosen[img.id] = (img, tags)
-    write(list(chosen.values()), BlobStore(engine.layout.blobs), out)
+    with engine._ingest() as ing:  # (its shared gc lock: nothing is swept meanwhile)
+        write(list(chosen.values()), ing, out)
     for image_id in chosen:
         _image_event(engine, "save", image_id)
 
