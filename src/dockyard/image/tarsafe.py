@@ -149,7 +149,9 @@ def open_member(root: str, path: str) -> int:
         raise InvalidImage(f"{path!r} is not a file")
     tree = _Tree(root)
     try:
-        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=tree.parent(parts, create=False))
+        # O_NONBLOCK: a FIFO in its place must not hang the open (refused just below)
+        fd = os.open(parts[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
+                     dir_fd=tree.parent(parts, create=False))
     finally:
         tree.close()
     if not stat.S_ISREG(os.fstat(fd).st_mode):

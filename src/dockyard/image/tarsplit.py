@@ -18,9 +18,12 @@ names it.
 Files are opened from the layer's directory one component at a time without
 following symlinks (tarsafe.open_member), so a layer whose later entries turned a
 directory into a symlink cannot make a rebuild read outside it. A rebuilt tar is
-hashed as it is produced and its last piece is handed out only when the whole
-matches the DiffID: a layer whose files changed, or whose tar overwrote its own
-entries, fails with InvalidImage instead of yielding a tar the image does not name.
+hashed as it is produced, and the read that would end it raises InvalidImage
+instead, and so does every read after, unless the whole matches the DiffID: a
+consumer never sees a complete tar that the image does not name. That is what
+happens to a layer whose files changed, and to one whose tar overwrote its own
+entries (a path written twice, a file whited out in its own layer): those unpack
+and run, but cannot be saved or pushed, as with Docker's tar-split.
 """
 
 from __future__ import annotations
@@ -105,6 +108,7 @@ class Rebuilt:
         self._cur = memoryview(b"")
         self._off = 0
         self._ahead: memoryview | None = None  # fetched on the first read
+        self._error: InvalidImage | None = None  # raised again by every later read
 
     def _fail(self, why: str) -> InvalidImage:
         return InvalidImage(f"layer {self.diff_id} cannot be rebuilt from its unpacked files: {why}")
@@ -157,11 +161,18 @@ class Rebuilt:
 
     def read(self, n: int = -1) -> bytes:
         """Up to n bytes; fewer only at the end."""
+        if self._error is not None:
+            raise self._error
         if n < 0:
             n = 1 << 62
         parts = []
         while n > 0:
-            if self._off >= len(self._cur) and not self._advance():
+            try:
+                more = self._off < len(self._cur) or self._advance()
+            except InvalidImage as e:  # a file missing, or shorter than it was
+                self._error = e
+                raise
+            if not more:
                 break
             take = self._cur[self._off:self._off + n]
             self._off += len(take)
@@ -169,7 +180,8 @@ class Rebuilt:
             parts.append(take)
         if parts and self._off >= len(self._cur) and not self._ahead:
             if "sha256:" + self._hash.hexdigest() != self.diff_id:
-                raise self._fail("its content does not match its DiffID")
+                self._error = self._fail("its content does not match its DiffID")
+                raise self._error
         return b"".join(parts)
 
     def close(self) -> None:
