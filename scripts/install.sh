@@ -16,7 +16,12 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 PREFIX=${DOCKYARD_PREFIX:-/opt/dockyard}
 BIN=${DOCKYARD_BIN:-/usr/local/bin}
 DEV=0
-[ "${1:-}" = "--dev" ] && DEV=1
+case "${1:-}" in
+    "") ;;
+    --dev) DEV=1 ;;
+    -h|--help) sed -n '2,12s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) printf '[install] error: unknown option %s (see --help)\n' "$1" >&2; exit 2 ;;
+esac
 
 say() { printf '[install] %s\n' "$*" >&2; }
 die() { printf '[install] error: %s\n' "$*" >&2; exit 1; }
