@@ -28,52 +28,15 @@ import pytest
 from dockyard.errors import InvalidImage
 from dockyard.image.layers import LayerStore
 from dockyard.image.tarsplit import Recorder
+from test_tarsafe import Member, dir_, fifo, hard, reg, sym
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root: unpacking chowns and makes whiteout devices")
 
 CHUNKS = (1000, 16384, 1 << 20, -1)
 
 # ---------------------------------------------------------------------------
-# building tars in memory
+# building tars in memory (the members: test_tarsafe's helpers)
 # ---------------------------------------------------------------------------
-
-Member = tuple[tarfile.TarInfo, "bytes | None"]
-
-
-def _info(name: str, type: bytes, *, mode: int = 0o644, uid: int = 0, gid: int = 0,
-          mtime: float = 1_600_000_000, linkname: str = "", size: int = 0,
-          pax: dict | None = None) -> tarfile.TarInfo:
-    ti = tarfile.TarInfo(name)
-    ti.type = type
-    ti.mode = mode
-    ti.uid, ti.gid = uid, gid
-    ti.uname = ti.gname = ""
-    ti.mtime = mtime
-    ti.linkname = linkname
-    ti.size = size
-    if pax:
-        ti.pax_headers = dict(pax)
-    return ti
-
-
-def reg(name: str, data: bytes = b"data\n", **kw) -> Member:
-    return _info(name, tarfile.REGTYPE, size=len(data), **kw), data
-
-
-def dir_(name: str, **kw) -> Member:
-    return _info(name, tarfile.DIRTYPE, mode=0o755, **kw), None
-
-
-def sym(name: str, target: str, **kw) -> Member:
-    return _info(name, tarfile.SYMTYPE, mode=0o777, linkname=target, **kw), None
-
-
-def hard(name: str, target: str, **kw) -> Member:
-    return _info(name, tarfile.LNKTYPE, linkname=target, **kw), None
-
-
-def fifo(name: str, **kw) -> Member:
-    return _info(name, tarfile.FIFOTYPE, **kw), None
 
 
 def make_tar(*members: Member, format: int = tarfile.PAX_FORMAT) -> bytes:
