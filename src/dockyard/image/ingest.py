@@ -128,6 +128,19 @@ class Ingest:
             self._new_layers.append(diff_id)
         return blob.size, unpacked, False
 
+    def manifest_layers(self, img, name: str) -> tuple[dict, list[str]]:
+        """A stored image's manifest and the DiffIDs of its layers, in its order
+        (what `push` and `save` walk); `name` is how errors call the image."""
+        from ..core.jsonenc import loads
+
+        manifest = loads(self.blobs.read(img.manifest)) if img.manifest else None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("layers"), list):
+            raise InvalidImage(f"image {name} has no manifest in the store")
+        diff_ids = (loads(self.blobs.read(img.id)).get("rootfs") or {}).get("diff_ids") or []
+        if len(diff_ids) != len(manifest["layers"]):
+            raise InvalidImage(f"image {name}: its config and manifest list different layers")
+        return manifest, diff_ids
+
     def layer_source(self, desc: dict, diff_id: str) -> dict | None:
         """A descriptor of a stored blob that carries a manifest's layer: the
         manifest's own, or the one the layer was unpacked from (another image's, a

@@ -366,11 +366,10 @@ class LayerStore:
         or None for a layer unpacked without a tar-split."""
         from .tarsplit import Rebuilt
 
-        hexid = validate(diff_id)
-        split = f"{self.root}/{hexid}/tar-split"
-        if not os.path.exists(split):
+        if not self.rebuildable(diff_id):
             return None
-        return Rebuilt(f"{self.root}/{hexid}/diff", split, diff_id)
+        final = f"{self.root}/{validate(diff_id)}"
+        return Rebuilt(final + "/diff", final + "/tar-split", diff_id)
 
     def remove(self, diff_id: str) -> int:
         hexid = validate(diff_id)

@@ -15,7 +15,6 @@ import json
 import tarfile
 import time
 
-from ..errors import InvalidImage
 from ..oci import mediatypes, reference
 
 
@@ -67,16 +66,11 @@ def save(images: list[tuple[object, list[str]]], ing, out) -> None:
             return name
 
         for img, tags in images:
-            if not img.manifest:
-                raise InvalidImage(f"image {img.id} has no manifest in the store")
+            manifest, diff_ids = ing.manifest_layers(img, img.id)
             manifest_bytes = blobs.read(img.manifest)
             manifest_digest = img.manifest
-            manifest = json.loads(manifest_bytes)
             config_name = add_blob(manifest["config"]["digest"])
-            layers = manifest.get("layers") or []
-            diff_ids = (json.loads(blobs.read(img.id)).get("rootfs") or {}).get("diff_ids") or []
-            if len(diff_ids) != len(layers):
-                raise InvalidImage(f"image {img.id}: its config and manifest list different layers")
+            layers = manifest["layers"]
             tar_type = (mediatypes.DOCKER_LAYER if manifest.get("mediaType") == mediatypes.DOCKER_MANIFEST
                         else mediatypes.OCI_LAYER)
             layer_names = []
@@ -90,7 +84,7 @@ def save(images: list[tuple[object, list[str]]], ing, out) -> None:
                 else:
                     layer_names.append(add_blob(source["digest"]))
                     if source is not d:
-                        d.update(mediaType=source["mediaType"], digest=source["digest"], size=source["size"])
+                        d.update(source)
                 changed = changed or source is not d
             if changed:
                 manifest_bytes = json.dumps(manifest, separators=(",", ":")).encode()

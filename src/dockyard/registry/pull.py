@@ -5,8 +5,9 @@ or `--platform`), fetch the config, then fetch the layers in parallel: each blob
 hashed as it arrives and unpacked at once, and the layer is published only when
 both the blob's digest and the DiffID the config lists match. As in Docker, the
 compressed blob is not kept (image/tarsplit.py gives `save` and `push` the tar
-back). Layers already in the store (by DiffID) are not fetched again. Everything goes through an Ingest, so a failed or interrupted pull
-leaves the store as it was and can simply be run again.
+back). A layer the store has, unpacked from the same blob, is not fetched again.
+Everything goes through an Ingest, so a failed or interrupted pull leaves the
+store as it was and can simply be run again.
 """
 
 from __future__ import annotations

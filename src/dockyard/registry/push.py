@@ -16,7 +16,7 @@ import gzip
 import json
 import threading
 
-from ..errors import ImageNotFound, InvalidImage
+from ..errors import ImageNotFound
 from ..oci import mediatypes
 from ..oci.reference import Reference
 from .client import RegistryClient
@@ -79,12 +79,7 @@ def push(engine, ref: Reference, progress: Progress | None = None,
     client = client or RegistryClient(ref.domain)
     progress.status(f"The push refers to repository [{ref.name if ref.domain != 'docker.io' else ref.name}]")
     with engine._ingest() as ing:
-        manifest = json.loads(ing.blobs.read(img.manifest)) if img.manifest else None
-        if not manifest or not isinstance(manifest.get("layers"), list):
-            raise InvalidImage(f"image {ref.familiar} has no manifest in the store")
-        diff_ids = (json.loads(ing.blobs.read(img.id)).get("rootfs") or {}).get("diff_ids") or []
-        if len(diff_ids) != len(manifest["layers"]):
-            raise InvalidImage(f"image {ref.familiar}: its config and manifest list different layers")
+        manifest, diff_ids = ing.manifest_layers(img, ref.familiar)
         # layers whose blob the store did not keep (pulled ones): sent from the blob
         # they were unpacked from, or rebuilt (None), only if the registry lacks them
         missing: dict[int, tuple[str, dict | None]] = {}
